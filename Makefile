@@ -1,0 +1,62 @@
+# Two commands: `make run` (embedded default: SQLite, tasks inline, mail on the console) and
+# `make test` (the whole suite on PostgreSQL and Redis). Everything else is a helper.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The first Python 3.12+ found: on PATH, or in pyenv's versions.
+PYTHON ?= $(shell for p in python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions/3.1[3-9]*/bin/python3 $$HOME/.pyenv/versions/3.12*/bin/python3 2>/dev/null); do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; break; }; done)
+
+PG_URL ?= postgres://postgres@127.0.0.1:5432/undersigned
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+
+.PHONY: run test bench lint format lock services chromium check-deploy clean
+
+$(VENV)/.base: requirements/base.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is needed (python3.12 on PATH)."; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r requirements/base.txt
+	@touch $@
+
+$(VENV)/.dev: requirements/dev.txt $(VENV)/.base
+	$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r requirements/dev.txt
+	@touch $@
+
+run: $(VENV)/.base
+	DEBUG=1 $(PY) manage.py migrate --noinput -v 0
+	DEBUG=1 $(PY) manage.py demo
+	@echo "Serving on http://127.0.0.1:8000 ; mails are printed below."
+	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+
+services:
+	@bin/ensure-services
+
+chromium:
+	@bin/ensure-chromium
+
+test: $(VENV)/.dev services chromium
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=0 STATIC_MANIFEST=0 SECRET_KEY=test-secret-key-not-for-production \
+		$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev services
+	$(PY) benchmarks/run.py
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(VENV)/.dev
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+# Regenerate the hashed lock files after changing pyproject.toml (needs uv: pip install uv).
+lock:
+	uv pip compile pyproject.toml --python-version 3.12 --generate-hashes -o requirements/base.txt
+	uv pip compile pyproject.toml --group dev --python-version 3.12 --generate-hashes -o requirements/dev.txt
+
+check-deploy: $(VENV)/.base
+	DEBUG=0 SECRET_KEY=$$(head -c 48 /dev/urandom | base64) SITE_URL=https://letters.example.org \
+		DATABASE_URL=$(PG_URL) $(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var

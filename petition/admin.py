@@ -1,0 +1,45 @@
+from django.contrib import admin
+
+from .models import Letter, LetterVersion, Mail, Signature, Tally
+
+
+class VersionInline(admin.TabularInline):
+    model = LetterVersion
+    extra = 0
+    readonly_fields = ["number", "title", "created_at", "signature_count"]
+    fields = readonly_fields
+
+
+@admin.register(Letter)
+class LetterAdmin(admin.ModelAdmin):
+    list_display = ["title", "slug", "status", "created_at"]
+    list_filter = ["status"]
+    prepopulated_fields = {"slug": ["title"]}
+    search_fields = ["title", "slug"]
+    raw_id_fields = ["created_by"]
+    inlines = [VersionInline]
+
+
+@admin.register(Signature)
+class SignatureAdmin(admin.ModelAdmin):
+    """Staff see what organisers see: a private signer's identity is already erased."""
+
+    list_display = ["pk", "letter", "display_name", "visibility", "status", "is_hidden"]
+    list_filter = ["status", "visibility", "is_hidden", "is_verified_employee"]
+    search_fields = ["name", "email", "affiliation"]
+    list_select_related = ["letter"]
+    raw_id_fields = ["letter", "version", "user"]
+    readonly_fields = ["public_id", "email_hash", "log_ref", "created_at", "verified_at"]
+
+
+@admin.register(Tally)
+class TallyAdmin(admin.ModelAdmin):
+    list_display = ["letter", "verified", "public", "anonymous", "private", "employees"]
+    readonly_fields = [f.name for f in Tally._meta.fields]
+
+
+@admin.register(Mail)
+class MailAdmin(admin.ModelAdmin):
+    list_display = ["pk", "kind", "created_at", "attempts", "last_error"]
+    exclude = ["to", "text", "html"]
+    readonly_fields = ["kind", "subject", "created_at", "attempts", "last_error", "claimed_until"]

@@ -1,0 +1,53 @@
+"""Fixed-window rate limits in the cache (Redis when configured), shared by every web process.
+
+Keys hold a keyed hash of the IP or address, never the raw value, and expire with their window.
+If the cache is unreachable the limit is not enforced: refusing signers because Redis blinked
+would lose exactly what the product promises to keep.
+"""
+
+import hashlib
+import hmac
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse(rate: str) -> tuple[int, int]:
+    """ "5/h" -> (5, 3600); "10/5m" -> (10, 300)."""
+    count, _, period = rate.partition("/")
+    number = period[:-1] or "1"
+    return int(count), int(number) * UNITS[period[-1]]
+
+
+def _digest(value: str) -> str:
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def hit(scope: str, value: str, rate: str) -> bool:
+    """Count one attempt; True while the attempts in this window are within the rate."""
+    limit, window = parse(rate)
+    bucket = int(time.time() // window)
+    key = f"rl:{scope}:{_digest(value)}:{bucket}"
+    try:
+        cache.add(key, 0, timeout=window + 1)
+        return cache.incr(key) <= limit
+    except Exception:  # noqa: BLE001 - any cache failure means "not enforced"
+        logger.warning("rate limit %s not enforced: cache unavailable", scope)
+        return True
+
+
+def client_ip(request) -> str:
+    # Behind the proxy given in docker-compose, REMOTE_ADDR is the proxy; trust the header only
+    # when the operator says so.
+    if settings.TRUST_X_FORWARDED_FOR:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[-1].strip()
+    return request.META.get("REMOTE_ADDR", "")

@@ -1,0 +1,50 @@
+"""Signed, salted, time-limited tokens for the links in mails.
+
+A token names one signature and one letter; it is refused at another letter's URL, after its
+age limit, or when it was made for another purpose (each purpose has its own salt).
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+
+VERIFY = "petition.verify"
+MANAGE = "petition.manage"
+
+
+class InvalidToken(Exception):
+    """Tampered, foreign or malformed."""
+
+
+class ExpiredToken(InvalidToken):
+    pass
+
+
+@dataclass(frozen=True)
+class Claim:
+    signature_id: int
+    letter_id: int
+    email_hash: str
+
+
+def make(purpose: str, *, signature_id: int, letter_id: int, email_hash: str) -> str:
+    # A prefix of the email hash ties the link to the address it was mailed to.
+    payload = {"s": signature_id, "l": letter_id, "h": email_hash[:16]}
+    return signing.dumps(payload, salt=purpose, compress=False)
+
+
+def read(purpose: str, token: str, *, letter_id: int) -> Claim:
+    max_age = settings.SIGNATURE_TOKEN_MAX_AGE if purpose == VERIFY else settings.MANAGE_TOKEN_MAX_AGE
+    try:
+        payload = signing.loads(token, salt=purpose, max_age=max_age)
+    except signing.SignatureExpired as exc:
+        raise ExpiredToken("This link has expired.") from exc
+    except (signing.BadSignature, ValueError, TypeError, UnicodeError) as exc:
+        raise InvalidToken("This link is not valid.") from exc
+    if not isinstance(payload, dict) or payload.get("l") != letter_id:
+        raise InvalidToken("This link is for another letter.")
+    try:
+        return Claim(int(payload["s"]), int(payload["l"]), str(payload["h"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidToken("This link is not valid.") from exc
