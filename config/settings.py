@@ -229,7 +229,7 @@ MEDIA_URL = "/media/"
 MAILERS = {"default": mailer_from_url(os.environ.get("EMAIL_URL") or "console:")}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Undersigned <letters@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-ADMINS = [("Admin", a) for a in env_list("ADMINS")]
+ADMINS = env_list("ADMINS")
 
 # Celery: with no broker, tasks run inline so `make run` needs nothing else.
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -1,0 +1,353 @@
+"""The promise to signers (PRODUCT.md, "Visibility"): hidden details reach no page, log or report."""
+
+import logging
+import sys
+from datetime import timedelta
+
+import pytest
+from django.core import mail as django_mail
+from django.core.management import call_command
+from django.db import connection
+from django.test import RequestFactory
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from petition import services
+from petition.models import Letter, Signature, Tally
+from tests.conftest import link_in
+
+pytestmark = pytest.mark.django_db
+
+FIELDS = ["name", "email", "affiliation", "job_title", "team", "city"]
+
+
+def markers(level: str) -> dict:
+    """Unique values per field, so a leak of any one of them is found by a plain substring test."""
+    values = {field: f"zq{level}{field.replace('_', '')}marker" for field in FIELDS}
+    values["email"] = f"zq{level}mailmarker@example.com"
+    return values
+
+
+def sign_and_verify(client, letter, level: str, ticked: set[str], deliver) -> dict:
+    values = markers(level)
+    data = {**values, "visibility": level}
+    for detail in ticked:
+        data[f"show_{detail}"] = "on"
+    response = client.post(reverse("sign", args=[letter.slug]), data)
+    assert response.status_code == 302, response.content[:2000]
+    confirm = link_in(deliver()[-1], "/confirm/")
+    assert client.post(confirm).status_code == 302
+    deliver()
+    return values
+
+
+# --- every public URL ----------------------------------------------------------------------
+
+# Prefixes that are not public reading surfaces: the admin and allauth's account pages need a
+# log-in or a personal token; signer and organiser pages are covered by their own access tests.
+NOT_PUBLIC = ("admin/", "accounts/", "me/", "manage/", "orgs/")
+# Parameters a reader can fill; anything else makes the test fail until it is handled here.
+def _fill(param: str, letter: Letter) -> str | None:
+    return {"slug": letter.slug}.get(param)
+
+
+def _walk(resolver, prefix=""):
+    for entry in resolver.url_patterns:
+        route = str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry, prefix + route)
+        elif isinstance(entry, URLPattern):
+            yield prefix + route, entry
+
+
+# URL patterns that take a per-signer secret (a token mailed to one person): not public.
+PERSONAL = {"verify", "manage"}
+# Pages that only answer POST, or only matter after a POST, still get a GET here: harmless.
+
+
+def public_urls(letter: Letter) -> list[str]:
+    urls = []
+    for route, pattern in _walk(get_resolver()):
+        if route.startswith(NOT_PUBLIC) or pattern.name in PERSONAL:
+            continue
+        params = list(pattern.pattern.converters)
+        kwargs = {}
+        for param in params:
+            value = _fill(param, letter)
+            if value is None:
+                raise AssertionError(
+                    f"The leak test cannot fill <{param}> in {route!r} ({pattern.name}): "
+                    "teach _fill() about it so the new URL is checked."
+                )
+            kwargs[param] = value
+        if pattern.name is None:
+            raise AssertionError(f"{route!r} has no name: name it so it can be reversed.")
+        url = reverse(pattern.name, kwargs=kwargs)
+        urls.append(url)
+        if "slug" in kwargs:  # paginated lists: the second page too
+            urls.append(url + "?page=2")
+    return urls
+
+
+@pytest.mark.parametrize("level", ["public", "anonymous", "private"])
+def test_no_hidden_detail_reaches_any_public_url_or_log(client, make_letter, deliver, level, caplog, settings):
+    settings.SIGNERS_PER_PAGE = 1  # so page 2 of the signers list really exists
+    letter = make_letter(employer_domains="example.com")
+    caplog.set_level(logging.DEBUG)
+    ticked = {"job_title", "city"}
+    values = sign_and_verify(client, letter, level, ticked, deliver)
+    # A second, public signer pushes ours onto page 2.
+    sign_and_verify(client, letter, "public", set(), deliver) if level != "public" else None
+
+    hidden = {"email", "affiliation", "team"}
+    if level != "public":
+        hidden.add("name")
+    if level == "private":
+        hidden |= {"job_title", "city"}  # private entries appear only in the counts
+    shown = set(FIELDS) - hidden
+
+    visitor = client.__class__()  # a reader with no session
+    seen = []
+    for url in public_urls(letter):
+        response = visitor.get(url)
+        assert response.status_code < 500, url
+        body = response.content.decode(errors="replace")
+        seen.append(body)
+        for field in hidden:
+            assert values[field] not in body, f"{field} of a {level} signer leaked at {url}"
+    everything = "\n".join(seen)
+    for field in shown:
+        assert values[field] in everything, f"{field} should be shown for a {level} signer"
+
+    log_text = caplog.text
+    for field in FIELDS:
+        if field == "name" and level == "public":
+            continue
+        assert values[field] not in log_text, f"{field} reached the logs"
+    assert values["email"] not in log_text
+
+
+def test_error_reports_carry_no_personal_data(settings):
+    settings.ADMINS = ["ops@example.org"]
+    values = markers("error")
+    request = RequestFactory().post("/letters/x/sign/", values)
+    request.COOKIES["sessionid"] = values["name"]
+    logger = logging.getLogger("django.request")
+    try:
+        secret_email = values["email"]  # a local variable in the failing frame  # noqa: F841
+        raise ValueError("boom")
+    except ValueError:
+        logger.error(
+            "Internal Server Error: %s", request.path, exc_info=sys.exc_info(),
+            extra={"status_code": 500, "request": request},
+        )
+    reports = [m for m in django_mail.outbox if "ops@example.org" in m.to]
+    assert reports, "the error was reported"
+    for message in reports:
+        text = message.body + "".join(a[0] for a in getattr(message, "alternatives", []))
+        for value in values.values():
+            assert value not in text
+
+
+def test_verified_private_row_holds_no_name_or_email(client, letter, deliver):
+    values = sign_and_verify(client, letter, "private", {"city"}, deliver)
+    signature = Signature.objects.get()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM petition_signature WHERE id = %s", [signature.pk])
+        row = cursor.fetchone()
+    flat = " ".join(str(value) for value in row)
+    assert values["name"] not in flat
+    assert values["email"] not in flat
+    assert values["city"] in flat, "the other details are kept, per the table"
+    assert signature.email_hash and len(signature.email_hash) == 64
+
+
+def test_no_table_anywhere_keeps_a_private_signers_name_or_email(client, letter, deliver):
+    values = sign_and_verify(client, letter, "private", set(), deliver)
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608
+            for row in cursor.fetchall():
+                flat = " ".join(str(value) for value in row)
+                assert values["name"] not in flat, table
+                assert values["email"] not in flat, table
+
+
+def test_private_signer_cannot_sign_twice_in_any_case_or_spacing(client, letter, deliver):
+    values = sign_and_verify(client, letter, "private", set(), deliver)
+    for variant in [values["email"].upper(), f"  {values['email']}  ", values["email"].title()]:
+        response = client.post(
+            reverse("sign", args=[letter.slug]),
+            {"email": variant, "visibility": "private", "name": ""},
+        )
+        assert response.status_code == 302
+    assert Signature.objects.filter(letter=letter).count() == 1
+    assert Tally.objects.get(letter=letter).verified == 1
+
+
+def test_private_signer_withdraws_with_the_link_from_the_confirmation(client, letter, deliver):
+    values = markers("private")
+    client.post(
+        reverse("sign", args=[letter.slug]), {**values, "visibility": "private"}
+    )
+    client.post(link_in(deliver()[-1], "/confirm/"))
+    confirmation = deliver()[-1]
+    assert "Private" in confirmation.body and "erased" in confirmation.body
+    manage = link_in(confirmation, "/my-signature/")
+    assert client.post(manage, {"action": "withdraw"}).status_code == 200
+    assert Signature.objects.get().status == "withdrawn"
+    assert Tally.objects.get(letter=letter).private == 0
+
+
+def test_private_signer_can_ask_for_a_manage_link_by_typing_the_address(client, letter, deliver):
+    values = sign_and_verify(client, letter, "private", set(), deliver)
+    response = client.post(
+        reverse("manage_request", args=[letter.slug]), {"email": values["email"].upper()}
+    )
+    assert response.status_code == 200
+    assert "/my-signature/" in deliver()[-1].body
+
+
+def test_manage_request_answers_the_same_for_unknown_address(client, letter, deliver):
+    known = sign_and_verify(client, letter, "public", set(), deliver)
+    before = len(deliver())
+    a = client.post(reverse("manage_request", args=[letter.slug]), {"email": known["email"]})
+    b = client.post(reverse("manage_request", args=[letter.slug]), {"email": "x@example.net"})
+    assert a.status_code == b.status_code == 200
+    assert a.content == b.content
+    assert len(deliver()) == before + 1
+
+
+def test_level_can_move_to_more_private_only(client, letter, deliver):
+    values = markers("move")
+    client.post(reverse("sign", args=[letter.slug]), {**values, "visibility": "anonymous"})
+    client.post(link_in(deliver()[-1], "/confirm/"))
+    manage = link_in(deliver()[-1], "/my-signature/")
+    assert client.post(manage, {"action": "level", "visibility": "public"}).status_code == 400
+    assert Signature.objects.get().visibility == "anonymous"
+    assert client.post(manage, {"action": "level", "visibility": "private"}).status_code == 302
+    signature = Signature.objects.get()
+    assert signature.visibility == "private"
+    assert signature.name == "" and signature.email == ""
+    tally = Tally.objects.get(letter=letter)
+    assert (tally.anonymous, tally.private, tally.verified) == (0, 1, 1)
+
+
+def test_confirmation_mail_repeats_level_for_each_level(client, make_letter, deliver):
+    for level, words in [("public", "Public:"), ("anonymous", "Anonymous:"), ("private", "Private:")]:
+        letter = make_letter()
+        values = markers(level)
+        client.post(reverse("sign", args=[letter.slug]), {**values, "visibility": level})
+        client.post(link_in(deliver()[-1], "/confirm/"))
+        assert words in deliver()[-1].body
+
+
+# --- employer verification -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "domain"),
+    [
+        ("ann@example.com", "example.com"),
+        ("ann@eng.example.com", "example.com"),
+        ("ann@EXAMPLE.COM", "example.com"),
+        ("ann+letters@example.com", "example.com"),
+        ("ann@example.org", "example.org"),
+        ("ann@example.com.evil.org", ""),
+        ("ann@notexample.com", ""),
+        ("ann@example.co", ""),
+        ("example.com@evil.org", ""),
+    ],
+)
+def test_employer_domain_matching(address, domain):
+    letter = Letter(employer_domains="example.com\nexample.org")
+    assert letter.employer_domain_for(address) == domain
+
+
+def test_verified_employee_is_shown_and_counted_at_any_level(client, letter, deliver):
+    sign_and_verify(client, letter, "anonymous", set(), deliver)
+    signature = Signature.objects.get()
+    assert signature.is_verified_employee and signature.employer_domain == "example.com"
+    html = client.get(letter.get_absolute_url()).content.decode()
+    assert "verified employee" in html
+    assert Tally.objects.get(letter=letter).employees == 1
+
+
+def test_outside_address_is_not_a_verified_employee(client, letter, deliver):
+    values = markers("outside")
+    values["email"] = "someone@gmail.example.net"
+    client.post(reverse("sign", args=[letter.slug]), {**values, "visibility": "public"})
+    client.post(link_in(deliver()[-1], "/confirm/"))
+    assert not Signature.objects.get().is_verified_employee
+
+
+def test_employees_only_letter_refuses_other_addresses_on_the_form(client, make_letter):
+    letter = make_letter(employer_domains="example.com", employees_only=True)
+    response = client.post(
+        reverse("sign", args=[letter.slug]),
+        {"name": "A", "email": "a@example.com.evil.org", "visibility": "public"},
+    )
+    assert response.status_code == 400
+    assert "Only employees may sign" in response.content.decode()
+    assert not Signature.objects.exists()
+
+
+def test_form_warns_that_work_mail_may_be_read(client, letter):
+    html = client.get(letter.get_absolute_url()).content.decode()
+    assert "may be read by your employer" in html
+    assert "erased once you confirm" in html
+
+
+def test_letter_offers_only_its_levels(client, make_letter):
+    letter = make_letter(allow_public=False)
+    html = client.get(letter.get_absolute_url()).content.decode()
+    assert 'value="public"' not in html
+    response = client.post(
+        reverse("sign", args=[letter.slug]),
+        {"name": "A", "email": "a@example.net", "visibility": "public"},
+    )
+    assert response.status_code == 400
+
+
+def test_disposable_addresses_are_refused_when_the_letter_says_so(client, letter):
+    response = client.post(
+        reverse("sign", args=[letter.slug]),
+        {"name": "A", "email": "a@mailinator.com", "visibility": "public"},
+    )
+    assert response.status_code == 400
+    assert "disposable" in response.content.decode()
+
+
+# --- data minimisation ---------------------------------------------------------------------
+
+
+def test_pending_signatures_are_purged_after_the_configured_days(client, letter, settings):
+    settings.PENDING_SIGNATURE_DAYS = 7
+    client.post(reverse("sign", args=[letter.slug]), {"name": "Old", "email": "old@example.net", "visibility": "public"})
+    client.post(reverse("sign", args=[letter.slug]), {"name": "New", "email": "new@example.net", "visibility": "public"})
+    Signature.objects.filter(email="old@example.net").update(
+        created_at=timezone.now() - timedelta(days=8)
+    )
+    call_command("purge_pending")
+    assert list(Signature.objects.values_list("email", flat=True)) == ["new@example.net"]
+    Signature.objects.update(created_at=timezone.now() - timedelta(days=8))
+    from petition import tasks
+
+    assert tasks.purge_pending_signatures.apply().get() == 1
+    assert not Signature.objects.exists()
+
+
+def test_verified_signatures_are_never_purged(client, letter, deliver):
+    sign_and_verify(client, letter, "public", set(), deliver)
+    Signature.objects.update(created_at=timezone.now() - timedelta(days=30))
+    assert services.purge_pending_signatures() == 0
+
+
+def test_no_raw_ip_is_stored_anywhere(client, letter, deliver):
+    client.defaults["REMOTE_ADDR"] = "203.0.113.77"
+    sign_and_verify(client, letter, "public", set(), deliver)
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608
+            for row in cursor.fetchall():
+                assert "203.0.113.77" not in " ".join(str(v) for v in row), table
