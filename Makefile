@@ -56,7 +56,8 @@ lock:
 
 check-deploy: $(VENV)/.base
 	DEBUG=0 SECRET_KEY=$$(head -c 48 /dev/urandom | base64) SITE_URL=https://letters.example.org \
-		DATABASE_URL=$(PG_URL) $(PY) manage.py check --deploy --fail-level WARNING
+		DATABASE_URL=$(PG_URL) EMAIL_URL="smtp://mail.example.org:587?tls=1" \
+		$(PY) manage.py check --deploy --fail-level WARNING
 
 clean:
 	rm -rf $(VENV) var

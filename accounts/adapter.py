@@ -18,3 +18,25 @@ class AccountAdapter(DefaultAccountAdapter):
             text=message.body,
             html=html,
         )
+
+    # --- Signer accounts (issue 11) ---
+    def login(self, request, user) -> None:
+        """Drop the receipts a signed-out visitor's session holds for the thanks page before it
+        becomes a signed-in session (Django keeps session data on log-in): a private signer's
+        receipt must never sit in a session row tied to an account. The receipt is in the
+        confirmation mail too."""
+        stored = list(request.session.keys())  # a session is not iterable
+        for key in stored:
+            if key.startswith("receipt:"):
+                del request.session[key]
+        super().login(request, user)
+
+    # --- Organisations (issue 4) ---
+    def confirm_email(self, request, email_address) -> bool:
+        """A newly verified address may verify the organisations its owner administers."""
+        from . import services
+
+        confirmed = super().confirm_email(request, email_address)
+        if confirmed:
+            services.refresh_verification_for_user(user_id=email_address.user_id)
+        return confirmed

@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -56,3 +57,200 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.name or self.email
+
+
+# --- Organisations (issue 4: organisations co-sign letters) ----------------------------------
+
+# Addresses anyone can get: a domain among these proves nothing about who runs an organisation,
+# so it may not be named as one of its email domains.
+PUBLIC_MAIL_DOMAINS = frozenset(
+    """
+    aol.com fastmail.com gmail.com googlemail.com gmx.com gmx.de gmx.net hey.com hotmail.co.uk
+    hotmail.com hotmail.fr icloud.com live.com mac.com mail.com mail.ru me.com msn.com
+    outlook.com pm.me proton.me protonmail.com qq.com riseup.net tutanota.com tuta.io web.de
+    yahoo.co.uk yahoo.com yahoo.fr yandex.com yandex.ru zoho.com
+    """.split()  # noqa: SIM905 - a list that reads and grows like the one in petition/forms.py
+)
+# Second-level public suffixes (co.uk, com.au...): "any address under co.uk" proves nothing.
+PUBLIC_SUFFIX_SECOND_LEVELS = frozenset({"ac", "co", "com", "edu", "gov", "ltd", "net", "org"})
+
+LOGO_EXTENSIONS = ("png", "jpg", "jpeg", "webp")
+LOGO_MAX_BYTES = 512 * 1024
+
+
+def logo_path(instance, filename: str) -> str:
+    # The uploader's file name is not kept: it may carry anything, and the path is public.
+    import uuid
+
+    extension = filename.rpartition(".")[2].lower()
+    return f"organisation-logos/{uuid.uuid4().hex}.{extension}"
+
+
+def validate_logo(file) -> None:
+    from django.core.exceptions import ValidationError
+
+    if file.size > LOGO_MAX_BYTES:
+        raise ValidationError("The logo must be 512 KB or smaller.")
+    head = file.read(16)
+    file.seek(0)
+    looks_like = (
+        head.startswith(b"\x89PNG\r\n\x1a\n")
+        or head.startswith(b"\xff\xd8\xff")
+        or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+    )
+    if not looks_like:
+        raise ValidationError("The logo must be a PNG, JPEG or WebP image.")
+
+
+def split_domains(text: str) -> list[str]:
+    return [d.strip().lower().lstrip("@").rstrip(".") for d in text.split() if d.strip()]
+
+
+def domain_match(email: str, domains: list[str]) -> str:
+    """The domain an address belongs to, or "" (subdomains count, look-alikes do not)."""
+    host = email.rpartition("@")[2].lower().rstrip(".")
+    for domain in domains:
+        if host == domain or host.endswith("." + domain):
+            return domain
+    return ""
+
+
+class OrganisationQuerySet(models.QuerySet):
+    def administered_by(self, user):
+        """The organisations a user may act for: those where they are an admin."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(memberships__user=user, memberships__role=Membership.Role.ADMIN)
+
+    def joined_by(self, user):
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(memberships__user=user)
+
+
+class Organisation(models.Model):
+    """An organisation that co-signs letters, run by its admin members.
+
+    Contact details (email domains, members, invitations) are for its members and site staff;
+    only the name, the website and the verified mark reach public pages.
+    """
+
+    class VerifiedVia(models.TextChoices):
+        STAFF = "staff", "Site staff"
+        DOMAIN = "domain", "An admin's verified address on its domain"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    website = models.URLField(max_length=300, blank=True)
+    email_domains = models.TextField(
+        blank=True,
+        help_text="The organisation's email domains, one per line (example.org). Subdomains count.",
+    )
+    description = models.TextField(max_length=1000, blank=True)
+    logo = models.FileField(upload_to=logo_path, blank=True, validators=[validate_logo])
+    is_verified = models.BooleanField(default=False)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verified_via = models.CharField(max_length=10, choices=VerifiedVia.choices, blank=True)
+    created_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OrganisationQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(is_verified=False) | Q(verified_at__isnull=False),
+                name="organisation_verified_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("organisation", kwargs={"slug": self.slug})
+
+    @property
+    def domains(self) -> list[str]:
+        return split_domains(self.email_domains)
+
+    def domain_for(self, email: str) -> str:
+        return domain_match(email, self.domains)
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        MEMBER = "member", "Member"
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="memberships"
+    )
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "user"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.organisation}"
+
+
+class OrganisationInvite(models.Model):
+    """An invitation mailed to an address; whoever holds a verified account with that address
+    may accept it."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="invites")
+    email = models.EmailField(max_length=254)
+    role = models.CharField(
+        max_length=10, choices=Membership.Role.choices, default=Membership.Role.MEMBER
+    )
+    invited_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            # One open invitation per address and organisation: inviting again re-sends it.
+            models.UniqueConstraint(
+                "organisation",
+                Lower("email"),
+                condition=Q(accepted_at__isnull=True),
+                name="org_invite_one_open_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk} to {self.organisation}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None
+
+
+def domain_problem(domain: str) -> str:
+    """Why a domain cannot stand for an organisation, or "" when it can."""
+    import re
+
+    labels = domain.split(".")
+    if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain) or any(
+        not label or label.startswith("-") or label.endswith("-") for label in labels
+    ):
+        return f"{domain} is not a domain name."
+    if domain in PUBLIC_MAIL_DOMAINS:
+        return f"{domain} gives addresses to anyone, so it cannot stand for an organisation."
+    if len(labels) == 2 and len(labels[1]) == 2 and labels[0] in PUBLIC_SUFFIX_SECOND_LEVELS:
+        return f"{domain} is shared by many organisations; name your own domain under it."
+    return ""

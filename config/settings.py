@@ -247,11 +247,19 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300),
     "socket_connect_timeout": 1,
     "socket_timeout": 2,
+    # A web process publishing to a broker that is down gives up at once instead of retrying for
+    # broker_connection_timeout (6 s per mail): the outbox row waits for the re-queue job. Workers
+    # reconnect with their own retry loop (broker_connection_max_retries), unaffected.
+    "max_retries": 0,
 }
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "undersigned")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "requeue-unsent-mail": {"task": "petition.tasks.requeue_unsent_mail", "schedule": 60.0},
+    "close-due-letters": {"task": "petition.tasks.close_letters_past_deadline", "schedule": 60.0},
+    "resume-stalled-updates": {"task": "petition.tasks.resume_stalled_updates", "schedule": 120.0},
+    "checkpoint-logs": {"task": "petition.tasks.checkpoint_logs", "schedule": 30.0},
+    "send-cosign-digests": {"task": "petition.tasks.send_due_cosign_digests", "schedule": 300.0},
     "purge-pending-signatures": {
         "task": "petition.tasks.purge_pending_signatures",
         "schedule": 3600.0,
@@ -268,10 +276,22 @@ SIGN_LIMIT_PER_IP = env_str("SIGN_LIMIT_PER_IP", "60/h")
 SIGN_LIMIT_PER_EMAIL = env_str("SIGN_LIMIT_PER_EMAIL", "5/h")
 MANAGE_LIMIT = env_str("MANAGE_LIMIT", "5/h")
 SIGNERS_PER_PAGE = 50
+# The public log's Ed25519 key, as made by `manage.py generate_log_key`. Unset: one is made
+# under var/ on first use (the embedded default); production sets it from a secret store.
+LOG_SIGNING_KEY = os.environ.get("LOG_SIGNING_KEY", "")
+LOG_CHECKPOINT_DELAY = env_int("LOG_CHECKPOINT_DELAY", 2)
 TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
 MAIL_CLAIM_SECONDS = env_int("MAIL_CLAIM_SECONDS", 150)
+# A mail the server refused is retried after up to BACKOFF * 2**attempt seconds (random jitter),
+# at most BACKOFF_MAX apart; after the last retry the re-queue job still picks it up.
+MAIL_RETRY_BACKOFF = env_int("MAIL_RETRY_BACKOFF", 2)
+MAIL_RETRY_BACKOFF_MAX = env_int("MAIL_RETRY_BACKOFF_MAX", 300)
 MANAGE_TOKEN_MAX_AGE = env_int("MANAGE_TOKEN_MAX_AGE", 90 * 24 * 3600)
 MAIL_RESEND_INTERVAL = env_int("MAIL_RESEND_INTERVAL", 120)
+# Organisations (issue 4): invitation links last this long; organisers hear of new co-sign
+# requests in one digest, this many seconds after the first of a batch arrives.
+ORGANISATION_INVITE_MAX_AGE = env_int("ORGANISATION_INVITE_MAX_AGE", 14 * 24 * 3600)
+COSIGN_DIGEST_DELAY = env_int("COSIGN_DIGEST_DELAY", 300)
 
 # Security
 SESSION_COOKIE_HTTPONLY = True

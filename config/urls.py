@@ -4,5 +4,8 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("api/", include("petition.log_urls")),
+    path("api/", include("petition.api")),
+    path("", include("accounts.urls")),  # /me/... (signer accounts), each path has its prefix
     path("", include("petition.urls")),
 ]

@@ -43,3 +43,27 @@ class MailAdmin(admin.ModelAdmin):
     list_display = ["pk", "kind", "created_at", "attempts", "last_error"]
     exclude = ["to", "text", "html"]
     readonly_fields = ["kind", "subject", "created_at", "attempts", "last_error", "claimed_until"]
+
+
+# --- Co-signatures (issue 4) ---------------------------------------------------------------------
+from .models import CoSignature  # noqa: E402
+
+
+@admin.register(CoSignature)
+class CoSignatureAdmin(admin.ModelAdmin):
+    """Read-only: approvals and withdrawals move the tally, so they go through the services
+    (the organiser's and the organisation's pages), never through a form here."""
+
+    list_display = ["display_name", "letter", "status", "pinned_position", "requested_at"]
+    list_filter = ["status"]
+    search_fields = ["display_name", "organisation__name", "letter__slug"]
+    list_select_related = ["letter"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

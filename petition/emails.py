@@ -2,6 +2,7 @@
 queues its sending once that transaction commits."""
 
 import functools
+import json
 
 from django.conf import settings
 from django.db import transaction
@@ -99,7 +100,8 @@ def confirmation(signature: Signature, *, to: str, receipt: dict | None) -> Mail
             "letter_url": absolute(letter.get_absolute_url()),
             "manage_url": manage_url(signature),
             "level_sentence": LEVEL_SENTENCES[signature.visibility],
-            "receipt": receipt,
+            "receipt_json": json.dumps(receipt, indent=1) if receipt else "",
+            "check_url": absolute(reverse("log_check", kwargs={"slug": letter.slug})),
         },
     )
 
@@ -127,5 +129,121 @@ def manage_link(signature: Signature, *, to: str) -> Mail:
             "letter": signature.letter,
             "manage_url": manage_url(signature),
             "is_pending": signature.status == Signature.Status.PENDING,
+        },
+    )
+
+
+# --- Organiser workspace (issue 5) ------------------------------------------------------------
+
+from django.core import signing  # noqa: E402
+
+INVITE_SALT = "petition.organiser-invite"
+
+
+def invite_url(invite) -> str:
+    token = signing.dumps({"i": invite.pk}, salt=INVITE_SALT, compress=False)
+    return absolute(reverse("organiser:accept_invite", kwargs={"token": token}))
+
+
+def organiser_invite(invite) -> Mail:
+    return queue(
+        kind="organiser-invite",
+        to=invite.email,
+        template="petition/email/organiser_invite",
+        context={
+            "letter": invite.letter,
+            "invite": invite,
+            "inviter": invite.invited_by.get_full_name() if invite.invited_by else "",
+            "url": invite_url(invite),
+        },
+    )
+
+
+def unsubscribe_url(signature: Signature) -> str:
+    token = tokens.make(
+        tokens.UNSUBSCRIBE,
+        signature_id=signature.pk,
+        letter_id=signature.letter_id,
+        email_hash=signature.email_hash,
+    )
+    return absolute(reverse("unsubscribe", kwargs={"slug": signature.letter.slug, "token": token}))
+
+
+def update_to_signer(update, signature: Signature) -> Mail:
+    """An organisers' update to one signer, with a link that stops further updates."""
+    letter = signature.letter
+    return queue(
+        kind="update",
+        to=signature.email,
+        template="petition/email/update",
+        context={
+            "letter": letter,
+            "update": update,
+            "letter_url": absolute(letter.get_absolute_url()),
+            "unsubscribe_url": unsubscribe_url(signature),
+        },
+    )
+
+
+def milestone(letter, *, reached: list[int], to: str) -> Mail:
+    return queue(
+        kind="milestone",
+        to=to,
+        template="petition/email/milestone",
+        context={
+            "letter": letter,
+            "reached": reached,
+            "highest": max(reached),
+            "is_goal": letter.goal in reached,
+            "manage_url": absolute(reverse("organiser:letter", kwargs={"slug": letter.slug})),
+        },
+    )
+
+
+# --- Co-signatures (issue 4) ---------------------------------------------------------------------
+
+
+def cosign_requests(letter, cosignatures: list, *, to: str) -> Mail:
+    """To an organiser: the co-sign requests that arrived since the last digest, in one mail."""
+    return queue(
+        kind="cosign-requests",
+        to=to,
+        template="petition/email/cosign_requests",
+        context={
+            "letter": letter,
+            "cosignatures": cosignatures,
+            "pending": [c for c in cosignatures if c.status == "pending"],
+            "moderate_url": absolute(reverse("cosigners_moderate", kwargs={"slug": letter.slug})),
+        },
+    )
+
+
+def cosign_approved(cosignature, *, to: str) -> Mail:
+    """To each admin of the organisation: its co-signature is listed."""
+    letter = cosignature.letter
+    return queue(
+        kind="cosign-approved",
+        to=to,
+        template="petition/email/cosign_approved",
+        context={
+            "letter": letter,
+            "cosignature": cosignature,
+            "letter_url": absolute(letter.get_absolute_url()),
+            "cosign_url": absolute(reverse("cosign", kwargs={"slug": letter.slug})),
+        },
+    )
+
+
+def cosign_rejected(cosignature, *, to: str) -> Mail:
+    """To each admin of the organisation: the organisers declined its co-signature."""
+    letter = cosignature.letter
+    return queue(
+        kind="cosign-rejected",
+        to=to,
+        template="petition/email/cosign_rejected",
+        context={
+            "letter": letter,
+            "cosignature": cosignature,
+            "letter_url": absolute(letter.get_absolute_url()),
         },
     )

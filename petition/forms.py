@@ -29,6 +29,12 @@ LEVEL_HELP = {
 }
 
 
+def is_disposable(domain: str) -> bool:
+    """A disposable-mail domain or any subdomain of one (x@eu.mailinator.com)."""
+    labels = domain.lower().rstrip(".").split(".")
+    return any(".".join(labels[i:]) in DISPOSABLE_DOMAINS for i in range(len(labels) - 1))
+
+
 def _clean_text(value: str) -> str:
     # Control characters have no place in a name or a job title; tabs and newlines become spaces.
     return " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
@@ -81,7 +87,7 @@ class SignForm(forms.Form):
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
         domain = email.rpartition("@")[2]
-        if self.letter.block_disposable and domain in DISPOSABLE_DOMAINS:
+        if self.letter.block_disposable and is_disposable(domain):
             raise forms.ValidationError(
                 "This letter does not accept disposable addresses. Please use one you keep."
             )
@@ -105,6 +111,11 @@ class SignForm(forms.Form):
 class EmailForm(forms.Form):
     email = forms.EmailField(max_length=254, label="Your email")
 
+    def clean_email(self) -> str:
+        # Normalised as the services store it, so a per-address rate limit cannot be dodged by
+        # changing the case of the address.
+        return self.cleaned_data["email"].strip().lower()
+
 
 class LevelForm(forms.Form):
     visibility = forms.ChoiceField(choices=Level.choices, widget=forms.RadioSelect)
@@ -116,3 +127,240 @@ class LevelForm(forms.Form):
 
 
 
+
+
+# --- Organiser workspace (issue 5) ------------------------------------------------------------
+
+import re  # noqa: E402
+
+from django.utils import timezone  # noqa: E402
+
+from .models import ExportRecord, Organiser  # noqa: E402
+
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class LetterTextForm(forms.ModelForm):
+    class Meta:
+        model = Letter
+        fields = ["title", "addressee", "body"]
+        labels = {"addressee": "To", "body": "Text"}
+        help_texts = {
+            "body": "Markdown: *emphasis*, **strong**, [links](https://example.org), lists, "
+            "## headings. Once the letter is published, changing the title or text makes a new "
+            "version; earlier signatures stay with the version they signed."
+        }
+
+    def clean_title(self) -> str:
+        return _clean_text(self.cleaned_data["title"])
+
+    def clean_addressee(self) -> str:
+        return _clean_text(self.cleaned_data["addressee"])
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+class LetterSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Letter
+        fields = [
+            "deadline",
+            "goal",
+            "allow_public",
+            "allow_anonymous",
+            "allow_private",
+            "employer_domains",
+            "employees_only",
+            "block_disposable",
+            "accepts_individuals",
+            "accepts_organisations",
+            "auto_approve_verified_orgs",
+        ]
+        labels = {
+            "deadline": "Deadline (UTC)",
+            "goal": "Signature goal",
+            "allow_public": "Signers may sign publicly",
+            "allow_anonymous": "Signers may sign anonymously",
+            "allow_private": "Signers may sign privately (counted only)",
+            "employer_domains": "Employer email domains",
+            "employees_only": "Only employees may sign",
+            "block_disposable": "Refuse disposable email addresses",
+            "accepts_individuals": "People may sign",
+            "accepts_organisations": "Organisations may co-sign (once approved)",
+            "auto_approve_verified_orgs": "Approve verified organisations at once",
+        }
+        help_texts = {
+            "deadline": "Optional. The letter closes itself at this time.",
+            "goal": "Optional. Organisers get a mail when the count passes it.",
+        }
+        widgets = {
+            "deadline": DateTimeInput(),
+            "employer_domains": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def clean_deadline(self):
+        deadline = self.cleaned_data["deadline"]
+        changed = "deadline" in self.changed_data
+        if deadline is not None and changed and deadline <= timezone.now():
+            raise forms.ValidationError("Choose a time in the future, or leave it empty.")
+        return deadline
+
+    def clean_employer_domains(self) -> str:
+        domains = []
+        for raw in self.cleaned_data["employer_domains"].replace(",", " ").split():
+            domain = raw.strip().lower().lstrip("@").rstrip(".")
+            if not DOMAIN_RE.match(domain):
+                raise forms.ValidationError(f"“{raw}” is not a domain like example.com.")
+            if domain not in domains:
+                domains.append(domain)
+        return "\n".join(domains)
+
+    def clean(self):
+        data = super().clean()
+        if not any(data.get(f) for f in ("allow_public", "allow_anonymous", "allow_private")):
+            raise forms.ValidationError("Offer signers at least one way to sign.")
+        if not (data.get("accepts_individuals") or data.get("accepts_organisations")):
+            raise forms.ValidationError("Let people sign, or organisations co-sign, or both.")
+        if data.get("employees_only") and not data.get("employer_domains"):
+            self.add_error("employer_domains", "Name the employer domains employees sign from.")
+        return data
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(max_length=254, label="Their email address")
+    role = forms.ChoiceField(
+        choices=Organiser.Role.choices,
+        initial=Organiser.Role.EDITOR,
+        help_text="Owners also manage the team; editors edit, moderate, export and send updates; "
+        "viewers see the figures only.",
+    )
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Organiser.Role.choices)
+
+
+# The same reasons the public log records for a hidden signature (petition/tlog.py).
+HIDE_REASONS = [
+    ("spam", "Spam"),
+    ("impostor", "Impostor"),
+    ("duplicate", "Duplicate"),
+    ("abuse", "Abuse"),
+    ("other", "Other"),
+]
+
+
+class HideForm(forms.Form):
+    reason = forms.ChoiceField(choices=HIDE_REASONS)
+    note = forms.CharField(
+        max_length=300, required=False, label="Note for the other organisers (optional)"
+    )
+
+    def clean_note(self) -> str:
+        return _clean_text(self.cleaned_data["note"])
+
+
+class SignatureSearchForm(forms.Form):
+    STATUSES = [
+        ("counted", "Counted"),
+        ("hidden", "Hidden"),
+        ("pending", "Waiting for confirmation"),
+        ("withdrawn", "Withdrawn"),
+        ("all", "All"),
+    ]
+    q = forms.CharField(
+        max_length=200, required=False, label="Name, email or employer",
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+    status = forms.ChoiceField(choices=STATUSES, required=False, initial="counted")
+
+
+class ExportForm(forms.Form):
+    STATUSES = [
+        ("counted", "Counted (verified and not hidden)"),
+        ("verified", "Verified, hidden ones included"),
+        ("hidden", "Hidden"),
+        ("pending", "Waiting for confirmation"),
+        ("withdrawn", "Withdrawn"),
+        ("all", "All"),
+    ]
+    format = forms.ChoiceField(choices=ExportRecord.Format.choices, initial="csv")
+    status = forms.ChoiceField(choices=STATUSES, initial="counted")
+    level = forms.ChoiceField(choices=[("", "All levels"), *Level.choices], required=False)
+    version = forms.IntegerField(min_value=1, required=False, label="Text version")
+    signed_from = forms.DateField(
+        required=False, label="Signed on or after", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    signed_to = forms.DateField(
+        required=False, label="Signed on or before", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("signed_from"), data.get("signed_to")
+        if start and end and start > end:
+            raise forms.ValidationError("The first date is after the second.")
+        return data
+
+
+class UpdateForm(forms.Form):
+    subject = forms.CharField(max_length=200)
+    body = forms.CharField(
+        widget=forms.Textarea, label="Message", help_text="Markdown, as in the letter's text."
+    )
+
+    def clean_subject(self) -> str:
+        return _clean_text(self.cleaned_data["subject"])
+
+
+# --- Co-signatures (issue 4) ---------------------------------------------------------------------
+
+
+class CosignForm(forms.Form):
+    """Co-sign for one of the organisations the user is an admin of, and only those: any other
+    id, edited into the form, is refused as an invalid choice."""
+
+    organisation = forms.ModelChoiceField(
+        queryset=None, label="Co-sign for", empty_label=None, to_field_name="slug"
+    )
+    display_name = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Name to list (optional)",
+        help_text="As the organisation should be listed under the letter, if not its usual name "
+        '(for example "ACLU of Washington").',
+    )
+    statement = forms.CharField(
+        max_length=1000,
+        required=False,
+        label="Short statement (optional)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Shown with your name under the letter. At most 1,000 characters.",
+    )
+
+    def __init__(self, *args, organisations, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].queryset = organisations
+
+    def clean_display_name(self) -> str:
+        return _clean_text(self.cleaned_data["display_name"])
+
+    def clean_statement(self) -> str:
+        # Line breaks are kept; other control characters are not.
+        text = self.cleaned_data["statement"]
+        return "".join(ch for ch in text if ch.isprintable() or ch == "\n").strip()
+
+
+class PinForm(forms.Form):
+    position = forms.IntegerField(
+        min_value=1,
+        max_value=999,
+        required=False,
+        label="Position at the top",
+        help_text="1 is listed first. Leave empty to file it alphabetically.",
+    )

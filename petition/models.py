@@ -7,6 +7,7 @@ import nh3
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
@@ -66,6 +67,14 @@ class Letter(models.Model):
     block_disposable = models.BooleanField(
         default=True, help_text="Refuse addresses at known disposable-mail domains."
     )
+    # Who may sign (issue 4): people, organisations, or both.
+    accepts_individuals = models.BooleanField(default=True, help_text="People may sign the letter.")
+    accepts_organisations = models.BooleanField(
+        default=False, help_text="Organisations may co-sign the letter, once approved."
+    )
+    auto_approve_verified_orgs = models.BooleanField(
+        default=False, help_text="Co-signatures of verified organisations are approved at once."
+    )
 
     objects = LetterQuerySet.as_manager()
 
@@ -74,6 +83,10 @@ class Letter(models.Model):
             models.CheckConstraint(
                 condition=Q(allow_public=True) | Q(allow_anonymous=True) | Q(allow_private=True),
                 name="letter_offers_a_level",
+            ),
+            models.CheckConstraint(
+                condition=Q(accepts_individuals=True) | Q(accepts_organisations=True),
+                name="letter_accepts_someone",
             ),
         ]
 
@@ -88,6 +101,15 @@ class Letter(models.Model):
         if self.status != self.Status.OPEN:
             return False
         return self.deadline is None or self.deadline > timezone.now()
+
+    @property
+    def takes_signatures(self) -> bool:
+        """Open, and open to people (not only to organisations)."""
+        return self.is_open and self.accepts_individuals
+
+    @property
+    def takes_cosignatures(self) -> bool:
+        return self.is_open and self.accepts_organisations
 
     @property
     def domains(self) -> list[str]:
@@ -113,6 +135,31 @@ class Letter(models.Model):
             if host == domain or host.endswith("." + domain):
                 return domain
         return ""
+
+
+class Organiser(models.Model):
+    """An account that may manage a letter. Owners do everything, editors edit, moderate and
+    export, viewers see the figures only. The letter's creator is made its owner."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        EDITOR = "editor", "Editor"
+        VIEWER = "viewer", "Viewer"
+
+    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="organisers")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organising"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.EDITOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["letter", "user"], name="organiser_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) on {self.letter}"
 
 
 class LetterVersion(models.Model):
@@ -274,6 +321,12 @@ class Signature(models.Model):
             models.Index(
                 fields=["created_at"], name="sig_pending_idx", condition=Q(status="pending")
             ),
+            # Updates to signers (issue 5): a letter's opted-in verified signers, in id order.
+            models.Index(
+                fields=["letter", "id"],
+                name="sig_updates_idx",
+                condition=Q(status="verified", wants_updates=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -341,3 +394,340 @@ def render_markdown(text: str) -> str:
         url_schemes={"http", "https", "mailto"},
         link_rel="nofollow noopener noreferrer",
     )
+
+
+# --- The public log (issue 10): entries, stored Merkle nodes, signed checkpoints ---------------
+
+
+class LogEntry(models.Model):
+    """One change to what a letter counts, as canonical JSON with no identity in it.
+
+    `index` is the entry's sequence number in its letter's log: allocated under the Tally row
+    lock in the transaction that makes the change, so it has no gaps and no duplicates.
+    """
+
+    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="log_entries")
+    index = models.BigIntegerField()
+    data = models.BinaryField()
+    # Copied out of `data` (where it is public anyway) so a receipt check finds what undid it.
+    ref = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["letter", "index"], name="log_entry_unique"),
+        ]
+        indexes = [
+            # "Check my signature": the later entries that carry a receipt's ref.
+            models.Index(fields=["letter", "ref"], name="log_entry_ref_idx"),
+        ]
+
+
+class LogNode(models.Model):
+    """The hash of a complete subtree covering leaves [index * 2**level, (index + 1) * 2**level):
+    any root or proof is a fold of O(log n) of these, read in one query."""
+
+    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="+")
+    level = models.SmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["letter", "level", "index"], name="log_node_unique"),
+        ]
+
+
+class Checkpoint(models.Model):
+    """A signed tree head (C2SP tlog-checkpoint in a signed note). Every one issued is kept."""
+
+    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="checkpoints")
+    size = models.BigIntegerField()
+    root = models.BinaryField(max_length=32)
+    note = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["letter", "size"], name="checkpoint_size_unique"),
+        ]
+        get_latest_by = "size"
+
+
+# --- Organiser workspace (issue 5): invites, audit log, exports, updates, milestones ----------
+
+
+class OrganiserInvite(models.Model):
+    """An invitation to organise a letter, mailed to an address; accepted by the account that
+    signs in with that address."""
+
+    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="invites")
+    email = models.EmailField(max_length=254)
+    role = models.CharField(
+        max_length=10, choices=Organiser.Role.choices, default=Organiser.Role.EDITOR
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # One open invitation per address and letter: inviting again re-sends it.
+            models.UniqueConstraint(
+                "letter",
+                Lower("email"),
+                condition=Q(accepted_at__isnull=True),
+                name="one_open_invite_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"invite to {self.letter_id} ({self.role})"
+
+
+class AuditEvent(models.Model):
+    """What an organiser (or the site, when actor is empty) did to a letter. Shown to all of the
+    letter's organisers, so `target` never holds a signer's identity: only a signature's id."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", "created the letter"
+        EDIT = "edit", "edited the text"
+        NEW_VERSION = "version", "published a new version"
+        SETTINGS = "settings", "changed the settings"
+        PUBLISH = "publish", "published the letter"
+        CLOSE = "close", "closed the letter"
+        REOPEN = "reopen", "reopened the letter"
+        HIDE = "hide", "hid a signature"
+        RESTORE = "restore", "restored a signature"
+        INVITE = "invite", "invited an organiser"
+        JOIN = "join", "joined as organiser"
+        ROLE = "role", "changed an organiser's role"
+        REMOVE = "remove", "removed an organiser"
+        UPDATE = "update", "sent an update"
+
+    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="audit_events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    target = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # Audit log page: a letter's events, newest first.
+            models.Index(fields=["letter", "-created_at"], name="audit_letter_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.letter_id}"
+
+
+class ExportRecord(models.Model):
+    """One export of a letter's signer list: who, when, with which filters, how many rows."""
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "Excel (XLSX)"
+        JSON = "json", "JSON"
+
+    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="exports")
+    # Empty for an export made with the management command.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    what = models.CharField(max_length=20, default="signatures")
+    format = models.CharField(max_length=10, choices=Format.choices)
+    filters = models.JSONField(default=dict, blank=True)
+    rows = models.IntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # Exports page: a letter's exports, newest first.
+            models.Index(fields=["letter", "-created_at"], name="export_letter_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.format} export of {self.letter_id}"
+
+
+class Update(models.Model):
+    """A message from the organisers to the verified signers who asked for updates."""
+
+    class Status(models.TextChoices):
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+
+    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="updates")
+    subject = models.CharField(max_length=200)
+    body = models.TextField(help_text="In Markdown.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENDING)
+    # Recipients when sending began (an upper bound: some may unsubscribe or withdraw meanwhile).
+    total = models.IntegerField(default=0)
+    sent = models.IntegerField(default=0)
+    # The highest signature id handled so far: batches walk the signers in id order.
+    cursor = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    # When the last batch committed: the resume job re-queues an update idle for too long.
+    touched_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Resume job: updates still sending, by when they last moved.
+            models.Index(
+                fields=["touched_at"], name="update_sending_idx", condition=Q(status="sending")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"update {self.pk} on {self.letter_id}"
+
+    @property
+    def body_html(self) -> str:
+        return render_markdown(self.body)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.SENT or not self.total:
+            return 100
+        return min(100, self.sent * 100 // self.total)
+
+
+class UpdateDelivery(models.Model):
+    """That an update's mail to one signature was queued. The unique pair is the exactly-once
+    guard: it is written in the transaction that writes the mail to the outbox."""
+
+    update = models.ForeignKey(Update, on_delete=models.CASCADE, related_name="deliveries")
+    signature = models.ForeignKey(Signature, on_delete=models.CASCADE, related_name="+")
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["update", "signature"], name="update_delivery_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"update {self.update_id} to signature {self.signature_id}"
+
+
+class Milestone(models.Model):
+    """A count a letter passed (its goal, or 100, 1,000, 10,000...): organisers are told once."""
+
+    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="milestones")
+    threshold = models.PositiveIntegerField()
+    reached_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["letter", "threshold"], name="milestone_once"),
+        ]
+        ordering = ["threshold"]
+
+    def __str__(self) -> str:
+        return f"{self.letter_id} passed {self.threshold}"
+
+
+# --- Co-signatures (issue 4): organisations co-sign letters -----------------------------------
+
+
+def reading_key(name: str) -> str:
+    """The key a co-signer is filed under, as a reader of a signature block expects:
+    case and accents ignored, punctuation dropped, word by word (so "New York ..." comes before
+    "Newark ..."), digits before letters, and a leading "The" ignored ("The Sierra Club" is
+    filed under S). Compared byte by byte (see CoSignatureQuerySet.in_reading_order)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", name.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = "".join(ch if ch.isalnum() else " " for ch in text)
+    words = text.split()
+    if len(words) > 1 and words[0] == "the":
+        words = words[1:]
+    return " ".join(words)[:200]
+
+
+class CoSignatureQuerySet(models.QuerySet):
+    def listed(self):
+        """What a reader sees under the letter: approved co-signatures only."""
+        return self.filter(status=CoSignature.Status.APPROVED)
+
+    def in_reading_order(self):
+        """Pinned first, in the organisers' order, then by reading_key byte by byte: the "C"
+        collation on PostgreSQL (a locale collation would skip spaces); SQLite compares bytes."""
+        from django.db import connection
+        from django.db.models import F
+        from django.db.models.functions import Collate
+
+        key = Collate("sort_key", "C") if connection.vendor == "postgresql" else F("sort_key")
+        return self.order_by(F("pinned_position").asc(nulls_last=True), key, "pk")
+
+
+class CoSignature(models.Model):
+    """An organisation's signature on a letter, asked for by one of its admins and listed once an
+    organiser approves it. One row per organisation and letter, ever: a withdrawn co-signature
+    that asks again goes back to pending on the same row, a rejected one cannot ask again."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the organisers"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    letter = models.ForeignKey(Letter, on_delete=models.PROTECT, related_name="cosignatures")
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.PROTECT, related_name="cosignatures"
+    )
+    # The name as listed, fixed when the co-signature is made ("ACLU of Washington").
+    display_name = models.CharField(max_length=200)
+    statement = models.TextField(max_length=1000, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Organisers pin the lead organisations to the top: 1 first. Empty: filed alphabetically.
+    pinned_position = models.PositiveSmallIntegerField(null=True, blank=True)
+    sort_key = models.CharField(max_length=200)
+    # The public log's ref for the approval that listed it (issue 10); the withdrawal repeats it.
+    log_ref = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # When the organisers' digest mentioned this request; empty until then.
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CoSignatureQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["letter", "organisation"], name="one_cosign_per_org"),
+            models.CheckConstraint(
+                condition=Q(pinned_position__isnull=True) | Q(pinned_position__gte=1),
+                name="cosign_pin_from_one",
+            ),
+        ]
+        indexes = [
+            # Digest sweep: requests no digest has mentioned yet, oldest first.
+            models.Index(
+                fields=["requested_at"],
+                name="cosign_unnotified_idx",
+                condition=Q(notified_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} on {self.letter_id} ({self.status})"
+
+    @property
+    def is_counted(self) -> bool:
+        return self.status == self.Status.APPROVED

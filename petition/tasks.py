@@ -18,8 +18,9 @@ TRANSIENT = (smtplib.SMTPException, OSError, TimeoutError)
 @shared_task(
     bind=True,
     autoretry_for=TRANSIENT,
-    retry_backoff=2,
-    retry_backoff_max=300,
+    # Waits of up to backoff * 2**n seconds (full jitter, so workers do not retry in step).
+    retry_backoff=settings.MAIL_RETRY_BACKOFF,
+    retry_backoff_max=settings.MAIL_RETRY_BACKOFF_MAX,
     retry_jitter=True,
     max_retries=12,
     acks_late=True,
@@ -75,3 +76,84 @@ def purge_pending_signatures() -> int:
     from . import services
 
     return services.purge_pending_signatures()
+
+
+@shared_task(acks_late=True)
+def make_checkpoint(letter_id: int) -> int:
+    from . import tlog
+
+    return tlog.checkpoint(letter_id=letter_id).size
+
+
+@shared_task
+def checkpoint_logs() -> int:
+    from . import tlog
+
+    return tlog.checkpoint_stale_letters()
+
+
+# --- Organiser workspace (issue 5) ------------------------------------------------------------
+
+from django.db import InterfaceError, OperationalError  # noqa: E402
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=120,
+    max_retries=None,
+)
+def send_update(self, update_id: int) -> int:
+    """One batch of an update, then the next batch as a task of its own (no task nears the time
+    limit). A crash anywhere is safe: the batch either committed whole or not at all."""
+    from . import services
+
+    queued = services.deliver_update_batch(update_id=update_id)
+    if queued:
+        enqueue_update(update_id)
+    return queued
+
+
+def enqueue_update(update_id: int) -> None:
+    # A message the broker never got is picked up by the resume job.
+    send_update.apply_async((update_id,), retry=False)
+
+
+@shared_task
+def resume_stalled_updates() -> int:
+    from . import services
+
+    return services.resume_stalled_updates()
+
+
+@shared_task
+def close_letters_past_deadline() -> int:
+    from . import services
+
+    return services.close_letters_past_deadline()
+
+
+# --- Co-signatures (issue 4) --------------------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def cosign_digest(letter_id: int) -> int:
+    """Mail the letter's organisers one digest of the co-sign requests not yet mentioned."""
+    from . import services
+
+    return services.send_cosign_digest(letter_id=letter_id)
+
+
+def schedule_cosign_digest(letter_id: int) -> None:
+    """Run the digest a little later, so requests arriving together make one mail; the ones that
+    run after it find nothing left to mention. A lost message is caught by the sweep below."""
+    cosign_digest.apply_async((letter_id,), countdown=settings.COSIGN_DIGEST_DELAY, retry=False)
+
+
+@shared_task
+def send_due_cosign_digests() -> int:
+    from . import services
+
+    return services.send_due_cosign_digests()

@@ -11,6 +11,7 @@ from django.core import signing
 
 VERIFY = "petition.verify"
 MANAGE = "petition.manage"
+UNSUBSCRIBE = "petition.unsubscribe"  # issue 5: stop updates from the organisers
 
 
 class InvalidToken(Exception):

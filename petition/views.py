@@ -1,3 +1,6 @@
+import json
+
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -6,7 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from . import ratelimit, services, tokens
 from .forms import EmailForm, LevelForm, SignForm
-from .models import Letter, Signature, Tally
+from .models import CoSignature, Letter, Signature, Tally
 
 
 def _public_letter(slug: str) -> Letter:
@@ -29,7 +32,24 @@ def _letter_context(letter: Letter, page_number) -> dict:
     paginator = Paginator(signers, settings.SIGNERS_PER_PAGE)
     paginator.count = tally.public + tally.anonymous
     page = paginator.get_page(page_number)
-    return {"letter": letter, "tally": tally, "page": page}
+    return {
+        "letter": letter,
+        "tally": tally,
+        "page": page,
+        "cosigners": _cosigners(letter),  # issue 4
+    }
+
+
+def _cosigners(letter: Letter):
+    """The approved co-signers, as the letter's signature block lists them: one query, however
+    many. Only what a reader sees is loaded (never an organisation's domains or description)."""
+    return (
+        CoSignature.objects.listed()
+        .filter(letter=letter)
+        .in_reading_order()
+        .select_related("organisation")
+        .only("display_name", "statement", "organisation__website", "organisation__is_verified")
+    )
 
 
 def home(request):
@@ -40,7 +60,8 @@ def home(request):
 def letter_page(request, slug: str):
     letter = _public_letter(slug)
     context = _letter_context(letter, request.GET.get("page"))
-    context["form"] = SignForm(letter=letter)
+    context["form"] = SignForm(letter=letter, initial=_profile_initial(request.user))
+    context.update(_account_context(request, letter))
     return render(request, "petition/letter.html", context)
 
 
@@ -62,11 +83,17 @@ def sign(request, slug: str):
     if not form.is_valid():
         context = _letter_context(letter, None)
         context["form"] = form
+        context.update(_account_context(request, letter))
         return render(request, "petition/letter.html", context, status=400)
     email = form.cleaned_data["email"]
-    if not ratelimit.hit("sign-email", email, settings.SIGN_LIMIT_PER_EMAIL):
+    # The per-address limit stops mail to a stranger's inbox; a signed-in signer's own verified
+    # address, signing one letter after another, is not one.
+    one_click = services.has_verified_email(request.user, email)
+    if not one_click and not ratelimit.hit("sign-email", email, settings.SIGN_LIMIT_PER_EMAIL):
         return _too_many(request, letter)
     data = {k: v for k, v in form.cleaned_data.items() if k != "website"}
+    if request.user.is_authenticated:
+        return _sign_as_user(request, letter, data)
     try:
         services.sign(letter=letter, **data)
     except services.SigningClosed:
@@ -129,20 +156,27 @@ def verify(request, slug: str, token: str):
         return _bad_link(request, letter, tokens.InvalidToken("This signature was withdrawn."))
     if not letter.is_open and signature.status == Signature.Status.PENDING:
         return render(request, "petition/closed.html", {"letter": letter}, status=403)
-    signature, receipt = services.verify(signature_id=signature.pk)
+    signature, receipt = services.verify_by_link(signature_id=signature.pk, user_id=request.user.pk)
     if receipt is not None:
-        request.session[f"receipt:{letter.slug}"] = receipt
+        return _thanks_after_verify(request, letter, receipt)
     return redirect("thanks", slug=letter.slug)
 
 
 def thanks(request, slug: str):
     letter = _public_letter(slug)
-    receipt = request.session.get(f"receipt:{letter.slug}")
+    return _thanks_page(request, letter, request.session.get(f"receipt:{letter.slug}"))
+
+
+def _thanks_page(request, letter: Letter, receipt: dict | None):
     share_url = settings.SITE_URL + letter.get_absolute_url()
     return render(
         request,
         "petition/thanks.html",
-        {"letter": letter, "receipt": receipt, "share_url": share_url},
+        {
+            "letter": letter,
+            "receipt_json": json.dumps(receipt, indent=1) if receipt else "",
+            "share_url": share_url,
+        },
     )
 
 
@@ -200,3 +234,213 @@ def manage_request(request, slug: str):
     return render(request, "petition/manage_request.html", {"letter": letter, "form": form})
 
 
+# --- Signer accounts (issue 11): one-click signing for signed-in signers -------------------------
+
+
+def _one_click_email(user) -> str:
+    """The address a signed-in user signs with in one click: their verified primary one."""
+    if not user.is_authenticated:
+        return ""
+    address = EmailAddress.objects.filter(user=user, verified=True, primary=True).first()
+    return address.email.lower() if address else ""
+
+
+def _profile_initial(user) -> dict:
+    email = _one_click_email(user)
+    if not email:
+        return {}
+    fields = ("name", "affiliation", "job_title", "city")
+    return {"email": email, **{field: getattr(user, field) for field in fields}}
+
+
+def _account_context(request, letter: Letter) -> dict:
+    """What the sign section says to a signed-in user: their signature here, if one is linked
+    (private ones never are), or how one-click signing and employer verification work."""
+    if not request.user.is_authenticated:
+        return {}
+    email = _one_click_email(request.user)
+    return {
+        "one_click_email": email,
+        "one_click_is_work": bool(email and letter.employer_domain_for(email)),
+        "my_signature": Signature.objects.active()
+        .filter(letter=letter, user=request.user)
+        .only("visibility", "status")
+        .first(),
+    }
+
+
+def _sign_as_user(request, letter: Letter, data: dict):
+    try:
+        result = services.sign_as_user(letter=letter, user=request.user, **data)
+    except services.SigningClosed:
+        return render(request, "petition/closed.html", {"letter": letter}, status=403)
+    if result.outcome == services.MAILED:
+        return redirect("check_inbox", slug=letter.slug)
+    if result.outcome == services.ALREADY:
+        return render(
+            request,
+            "accounts/already_signed.html",
+            {"letter": letter, "signature": result.signature},
+        )
+    return _thanks_after_verify(request, letter, result.receipt)
+
+
+def _thanks_after_verify(request, letter: Letter, receipt: dict):
+    """The thanks page with its receipt. A receipt is never kept in a signed-in session: that
+    session row would tie the account to the signature, still there if it later turns private.
+    It is shown once, here (and it is in the confirmation mail)."""
+    if request.user.is_authenticated:
+        return _thanks_page(request, letter, receipt)
+    request.session[f"receipt:{letter.slug}"] = receipt
+    return redirect("thanks", slug=letter.slug)
+
+
+# --- Tally page and embeddable widget (issue 6) ------------------------------------------------
+
+from django.urls import reverse  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from django.utils.html import format_html  # noqa: E402
+from django.views.decorators.clickjacking import xframe_options_exempt  # noqa: E402
+from django.views.decorators.csp import csp_override  # noqa: E402
+
+from . import api, charts  # noqa: E402
+from .models import Organiser  # noqa: E402
+
+LATEST_SIGNERS = 10
+LATEST_COSIGNERS = 20
+# The widget is made to be framed by any site; every other page stays unframeable.
+WIDGET_CSP = {**settings.SECURE_CSP, "frame-ancestors": ["*"]}
+
+
+def _listed_letter_with_tally(slug: str) -> Letter:
+    return get_object_or_404(Letter.objects.listed().select_related("tally"), slug=slug)
+
+
+def tally(request, slug: str):
+    """The count, progress, chart, breakdown and latest signers. A fixed number of queries
+    whatever the number of signatures: everything is read from the tally rows."""
+    letter = _listed_letter_with_tally(slug)
+    counts = api.counts(letter)
+    days = list(letter.daily_tallies.values_list("day", "change"))
+    end = timezone.now().date() if letter.is_open else (letter.closed_at or timezone.now()).date()
+    is_organiser = (
+        request.user.is_authenticated
+        and Organiser.objects.filter(letter=letter, user=request.user).exists()
+    )
+    context = {
+        "letter": letter,
+        "counts": counts,
+        "tally": counts["counts"],
+        "percent": _percent(counts["counts"]["verified"], letter.goal),
+        "chart": charts.signatures_svg(days, end=end),
+        "days": _day_rows(days),
+        "latest": [api.signature_entry(s) for s in api.listed_signatures(letter)[:LATEST_SIGNERS]],
+        "cosigners": list(
+            api.listed_cosignatures(letter).values_list("display_name", flat=True)[
+                :LATEST_COSIGNERS
+            ]
+        ),
+        "is_organiser": is_organiser,
+        "embed_code": format_html(
+            '<iframe src="{}" title="{}" width="320" height="180" loading="lazy"></iframe>',
+            settings.SITE_URL + reverse("widget", kwargs={"slug": letter.slug}),
+            f"Signatures: {letter.title}",
+        ),
+        "counts_url": reverse("api_counts", kwargs={"slug": letter.slug}),
+        "share_url": settings.SITE_URL + reverse("tally", kwargs={"slug": letter.slug}),
+    }
+    return render(request, "petition/tally.html", context)
+
+
+def _day_rows(days: list) -> list[dict]:
+    """The chart's numbers as a table, newest day first."""
+    changes = dict(days)
+    rows = [
+        {"day": day, "change": changes[day], "total": total}
+        for day, total in charts.cumulative(days)
+    ]
+    return rows[::-1]
+
+
+def _percent(verified: int, goal: int | None) -> int | None:
+    return verified * 100 // goal if goal else None
+
+
+@xframe_options_exempt
+@csp_override(WIDGET_CSP)
+def widget(request, slug: str):
+    """The count and the goal, for organisers to embed in other sites with an iframe."""
+    letter = _listed_letter_with_tally(slug)
+    verified = api.tally_of(letter).verified
+    context = {
+        "letter": letter,
+        "verified": verified,
+        "percent": _percent(verified, letter.goal),
+        "letter_url": settings.SITE_URL + letter.get_absolute_url(),
+        "counts_url": reverse("api_counts", kwargs={"slug": letter.slug}),
+    }
+    return render(request, "petition/widget.html", context)
+
+
+# --- Organiser workspace (issue 5): the text's versions, and stopping updates -----------------
+
+import difflib  # noqa: E402
+
+from .models import LetterVersion, render_markdown  # noqa: E402
+
+
+def _diff(before: LetterVersion, after: LetterVersion) -> list[tuple[str, str]]:
+    """What changed from one version to the next, line by line: ("add"|"del"|"same", line),
+    with unchanged stretches cut to two lines of context around each change."""
+    old = [f"# {before.title}", "", *before.body.splitlines()]
+    new = [f"# {after.title}", "", *after.body.splitlines()]
+    lines = []
+    for group in difflib.SequenceMatcher(None, old, new, autojunk=False).get_grouped_opcodes(2):
+        if lines:
+            lines.append(("gap", "…"))
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                lines += [("same", line) for line in old[i1:i2]]
+                continue
+            lines += [("del", line) for line in old[i1:i2]]
+            lines += [("add", line) for line in new[j1:j2]]
+    return lines
+
+
+def letter_versions(request, slug: str):
+    """The history of a letter's text: each version, how many signed it, and what changed."""
+    letter = _public_letter(slug)
+    versions = list(letter.versions.order_by("number"))
+    history = [
+        {
+            "version": version,
+            "html": render_markdown(version.body),
+            "changes": _diff(versions[n - 1], version) if n else None,
+        }
+        for n, version in enumerate(versions)
+    ]
+    return render(
+        request,
+        "petition/versions.html",
+        {"letter": letter, "history": history[::-1]},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, slug: str, token: str):
+    """The link in every update: a GET shows a button (mail scanners follow links), a POST stops
+    further updates."""
+    letter = _public_letter(slug)
+    try:
+        signature = _signature_from_token(letter, tokens.UNSUBSCRIBE, token)
+    except tokens.InvalidToken as exc:
+        return _bad_link(request, letter, exc)
+    done = False
+    if request.method == "POST":
+        services.unsubscribe(signature_id=signature.pk)
+        done = True
+    return render(
+        request,
+        "petition/unsubscribe.html",
+        {"letter": letter, "done": done or not signature.wants_updates},
+    )

@@ -1,0 +1,1456 @@
+"""`make bench`: a signing surge on one small machine, measured.
+
+On loopback this starts, all of its own: a PostgreSQL database (`undersigned_bench`, dropped at the
+end), a redis-server on a free port, an SMTP sink, a Celery worker and the app under gunicorn. It
+seeds one letter with a million verified signatures through COPY, then drives load with wrk
+(saturated, closed loop) and with benchmarks/openloop.py (fixed rate, open loop), and measures
+each figure of docs/performance.md against two floors: a Django view that does one INSERT and one
+that returns a constant, served by the same processes in the same run.
+
+It prints a table, writes benchmarks/results/latest.json and rewrites the measured section of
+docs/performance.md. Every process it starts runs in its own process group and is stopped in a
+`finally`, whatever happens.
+
+Adding a figure is one function: decorate it with @phase, take the Bench, return {key: value}.
+Phases run in the order they are defined; targets and floors are declared on the decorator.
+
+    .venv/bin/python benchmarks/run.py [--quick] [--rows N] [--keep-db] [--only NAME,...]
+"""
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import openloop  # noqa: E402
+
+PY = sys.executable
+DB_NAME = "undersigned_bench"
+PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
+SLUG = "surge"
+VERIFY_TOKENS = 30_000  # pending signatures made ready for the verification phase
+VERIFY_WARM_TOKENS = 4_000  # of which these warm it up
+CORES = os.cpu_count() or 1
+
+# Raised for the run only: every request comes from 127.0.0.1, so the per-IP limit would stop the
+# surge after 60 signatures. The limiter still runs (and costs its Redis round trips).
+RAISED_LIMITS = {
+    "SIGN_LIMIT_PER_IP": "100000000/h",
+    "SIGN_LIMIT_PER_EMAIL": "100000/h",
+    "RESEND_LIMIT": "100000/h",
+    "MANAGE_LIMIT": "100000/h",
+}
+
+
+# --- the figures ----------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    name: str
+    fn: object
+    targets: dict  # key -> (">=" or "<=", number)
+    floors: dict  # key -> floor key it is divided by
+    doc: dict  # key -> how it is measured, for the table
+
+
+PHASES: list[Phase] = []
+
+
+def phase(*, targets=None, floors=None, doc=None):
+    """Register a measurement. `targets` {"key": (">=", 330)}, `floors` {"key": "floor_key"}."""
+
+    def register(fn):
+        PHASES.append(Phase(fn.__name__, fn, targets or {}, floors or {}, doc or {}))
+        return fn
+
+    return register
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, what: str, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} while starting")
+        with contextlib.suppress(Exception):
+            if predicate():
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+
+
+def port_open(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    log: Path
+
+
+class Bench:
+    """What a phase needs: the servers' addresses, load tools, the database, notes."""
+
+    def __init__(self, args, tmp: Path):
+        self.args = args
+        self.tmp = tmp
+        self.quick = args.quick
+        self.procs: list[Proc] = []
+        self.results: dict = {}
+        self.details: dict = {}
+        self.notes: list[str] = []
+        self.web_port = free_port()
+        self.redis_port = free_port()
+        self.smtp_port = free_port()
+        self.sink_file = tmp / "smtp-received.txt"
+        self.database_url = f"{PG_SERVER}/{DB_NAME}"
+        self.host = "127.0.0.1"
+        self.base = f"http://127.0.0.1:{self.web_port}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "EMAIL_URL": f"smtp://127.0.0.1:{self.smtp_port}?timeout=10",
+            "SITE_URL": self.base,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECRET_KEY": "bench-" + secrets.token_hex(24),
+            "DEBUG": "0",
+            "STATIC_MANIFEST": "0",
+            "VAR_DIR": str(tmp / "var"),
+            "PYTHONUNBUFFERED": "1",
+            **RAISED_LIMITS,
+        }
+        (tmp / "var").mkdir()
+        self.letter_id = None
+        self.organiser_id = None
+
+    # processes
+
+    def start(self, name: str, argv: list[str], **kwargs) -> Proc:
+        log = self.tmp / f"{name}.log"
+        popen = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped with its children
+            **kwargs,
+        )
+        proc = Proc(name, popen, log)
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self):
+        """Stop the servers one by one, last started first (the web before the broker it
+        publishes to), each with its whole process group."""
+        for proc in reversed(self.procs):
+            if proc.popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.popen.pid, signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.popen.wait(10)
+            # Anything left in the group (a gunicorn or Celery child) goes too.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.popen.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.popen.wait(5)
+        self.procs.clear()
+
+    def pids(self, name: str) -> list[int]:
+        """The process and its children (gunicorn's workers, Celery's pool)."""
+        proc = next(p for p in self.procs if p.name == name)
+        return [proc.popen.pid, *children(proc.popen.pid)]
+
+    # HTTP
+
+    def get(self, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+        request = urllib.request.Request(self.base + path, headers=headers or {})
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            with opener.open(request, timeout=60) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+    def csrf_pair(self) -> tuple[str, str]:
+        """What a browser holds after loading the letter page: the cookie and the form's token."""
+        status, headers, body = self.get(f"/letters/{SLUG}/")
+        assert status == 200, f"letter page answered {status}"
+        cookie = re.search(r"csrftoken=([^;]+)", headers.get("Set-Cookie", "")).group(1)
+        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1).decode()
+        return cookie, token
+
+    def csrf_file(self, threads: int) -> Path:
+        path = self.tmp / f"csrf-{secrets.token_hex(4)}.txt"
+        path.write_text(
+            "".join(f"{c} {t}\n" for c, t in (self.csrf_pair() for _ in range(threads)))
+        )
+        return path
+
+    # load
+
+    def duration(self, seconds: float) -> float:
+        return max(3.0, seconds / 3) if self.quick else seconds
+
+    def wrk(
+        self,
+        path,
+        *,
+        script,
+        args=(),
+        seconds=10,
+        connections=None,
+        threads=2,
+        warmup=2,
+        warmup_args=None,
+    ):
+        """Saturate `path` with wrk for `seconds` after `warmup` seconds of the same load (every
+        worker has run this code path before the clock starts); requests/s and wrk's numbers."""
+        connections = connections or self.args.connections
+        seconds = self.duration(seconds)
+        if warmup:
+            subprocess.run(
+                [
+                    "wrk",
+                    "-t",
+                    str(threads),
+                    "-c",
+                    str(connections),
+                    "-d",
+                    f"{warmup}s",
+                    "-s",
+                    str(BENCH / "lua" / script),
+                    self.base + path,
+                    "--",
+                    *map(str, args if warmup_args is None else warmup_args),
+                ],
+                capture_output=True,
+                timeout=warmup + 60,
+                check=True,
+            )
+        with self.cpu_meter() as cpu:
+            out = subprocess.run(
+                [
+                    "wrk",
+                    "-t",
+                    str(threads),
+                    "-c",
+                    str(connections),
+                    "-d",
+                    f"{seconds:.0f}s",
+                    "--timeout",
+                    "10s",
+                    "-s",
+                    str(BENCH / "lua" / script),
+                    self.base + path,
+                    "--",
+                    *map(str, args),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=seconds + 60,
+                check=True,
+            ).stdout
+        line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
+        raw = json.loads(line.removeprefix("WRKJSON "))
+        errors = sum(raw[k] for k in ("connect", "read", "write", "status", "timeout"))
+        ok = raw["requests"] - errors
+        result = {
+            "per_s": round(ok / (raw["duration_us"] / 1e6), 1),
+            "requests": raw["requests"],
+            "errors": errors,
+            "error_detail": {k: raw[k] for k in ("connect", "read", "write", "status", "timeout")},
+            "p50_ms": round(raw["p50_us"] / 1000, 2),
+            "p99_ms": round(raw["p99_us"] / 1000, 2),
+            "connections": connections,
+            "seconds": seconds,
+            "cores_used": cpu,
+            "cpu_ms_per_request": per_request(cpu, ok / (raw["duration_us"] / 1e6)),
+        }
+        if errors > 0.01 * max(1, raw["requests"]):
+            detail = ", ".join(f"{k} {v}" for k, v in result["error_detail"].items() if v)
+            self.notes.append(
+                f"{path}: {errors} of {raw['requests']} wrk requests failed ({detail})"
+            )
+        return result
+
+    def steady(self, make_request, *, rate: float, seconds: float = 15, warmup: float = 2):
+        """Open loop at `rate` a second; latency from each request's scheduled time."""
+        seconds = self.duration(seconds)
+        with self.cpu_meter() as cpu:
+            result = openloop.run(
+                self.host,
+                self.web_port,
+                make_request,
+                rate=rate,
+                duration=seconds,
+                warmup=warmup,
+                max_conns=128,
+            )
+        summary = result.summary()
+        summary["cores_used"] = cpu
+        summary["cpu_ms_per_request"] = per_request(cpu, rate)
+        if summary["errors"] > 0.01 * max(1, summary["measured"]):
+            self.notes.append(f"steady {rate}/s: {summary['errors']} requests failed")
+        return result, summary
+
+    def get_request(self, path: str, headers: dict | None = None):
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        data = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.web_port}\r\n{extra}\r\n").encode()
+        return lambda i: data
+
+    def sign_request(self, path: str, prefix: str):
+        """A browser's sign POST: one session's CSRF pair, a new address each time."""
+        cookie, token = self.csrf_pair()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.web_port}\r\n"
+            f"Origin: {self.base}\r\nCookie: csrftoken={cookie}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+        )
+
+        def make(i: int) -> bytes:
+            body = (
+                f"csrfmiddlewaretoken={token}&name=Steady+Signer+{i}&email={prefix}-{i}%40bench"
+                ".example.org&visibility=public&affiliation=Example+Corp&job_title=Engineer"
+                "&team=&city=London&website="
+            ).encode()
+            return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+        return make
+
+    # CPU: how much of the machine this run used, and how much others did meanwhile
+
+    @contextlib.contextmanager
+    def cpu_meter(self):
+        """Cores used, while the block runs, by each of our processes, by our PostgreSQL
+        backends, by the load generator (this process and wrk) and by everything else on the
+        machine (other people's work: the noise in the figures)."""
+        numbers: dict = {}
+        before_total, before_busy = machine_cpu()
+        before = self.our_cpu()
+        try:
+            yield numbers
+        finally:
+            total, busy = machine_cpu()
+            after = self.our_cpu()
+            span = total - before_total  # CPU-seconds the machine had (all cores)
+            if span > 0:
+                wall = span / CORES
+                ours = 0.0
+                for key, pids in after.items():
+                    used = sum(t - before.get(key, {}).get(pid, 0.0) for pid, t in pids.items())
+                    numbers[key] = round(used / wall, 2)
+                    ours += used
+                numbers["others"] = round(max(0.0, (busy - before_busy) - ours) / wall, 2)
+                numbers["machine_busy_pct"] = round(100 * (busy - before_busy) / span, 1)
+
+    def our_cpu(self) -> dict:
+        """{group: {pid: CPU seconds so far}} for our servers, backends and load generator."""
+        out = {}
+        servers = set()
+        for proc in self.procs:
+            pids = self.pids(proc.name)
+            servers.update(pids)
+            out[proc.name] = {pid: process_cpu(pid) for pid in pids}
+        out["postgres"] = {pid: process_cpu(pid) for pid in self.pg_backends()}
+        mine = [os.getpid(), *children(os.getpid())]
+        out["load_generator"] = {pid: process_cpu(pid) for pid in mine if pid not in servers}
+        return out
+
+    def pg_backends(self) -> list[int]:
+        with contextlib.suppress(Exception), self.db() as conn:
+            return [
+                r[0]
+                for r in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", [DB_NAME]
+                ).fetchall()
+            ]
+        return []
+
+    @contextlib.contextmanager
+    def db(self):
+        import psycopg
+
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            yield conn
+
+
+def per_request(cores: dict, rate: float) -> dict:
+    """CPU milliseconds each component spent per request, from cores used at `rate`/s."""
+    if not rate:
+        return {}
+    skip = {"machine_busy_pct", "others"}
+    out = {k: round(v * 1000 / rate, 2) for k, v in cores.items() if k not in skip}
+    out["total_ours"] = round(sum(out.values()), 2)
+    return out
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def children(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{parent}/task").iterdir():
+                for child in (task / "children").read_text().split():
+                    found.append(int(child))
+                    todo.append(int(child))
+    return found
+
+
+def process_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime + stime, and the same of children waited for (wrk, once it has exited)
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[float, float]:
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(values[:8])
+    idle = values[3] + values[4]
+    tick = os.sysconf("SC_CLK_TCK")
+    return total / tick, (total - idle) / tick
+
+
+def rss_kb(pid: int, key: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+# --- setup ----------------------------------------------------------------------------------
+
+
+def schema_drift() -> list[str]:
+    """Model changes the committed migrations do not have yet (what makemigrations --check sees),
+    worked out in memory: nothing is written."""
+    from django.apps import apps
+    from django.db.migrations.autodetector import MigrationAutodetector
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.state import ProjectState
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    changes = MigrationAutodetector(loader.project_state(), ProjectState.from_apps(apps)).changes(
+        graph=loader.graph
+    )
+    return [
+        f"{label}: {op.describe()}"
+        for label, ms in changes.items()
+        for m in ms
+        for op in m.operations
+    ]
+
+
+def create_database(b: Bench) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    drift = schema_drift()
+    if drift:
+        # The models are ahead of the committed migrations (engineers are at work): build the
+        # schema from the models, as the test suite does with --nomigrations, and say so.
+        b.env["BENCH_SCHEMA_FROM_MODELS"] = "1"
+        b.notes.append(
+            "schema built from the models (migrations lag behind: "
+            + "; ".join(drift[:6])
+            + ("; ..." if len(drift) > 6 else "")
+            + ")"
+        )
+        argv = [PY, "manage.py", "migrate", "--run-syncdb", "--noinput", "-v", "0"]
+    else:
+        argv = [PY, "manage.py", "migrate", "--noinput", "-v", "0"]
+    done = subprocess.run(argv, cwd=ROOT, env=b.env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"migrate failed:\n{done.stdout}\n{done.stderr}")
+    b.details["schema"] = "models (migrations out of date)" if drift else "migrations"
+    with b.db() as conn:
+        # The INSERT floor's table: the benchmark's own, not the app's.
+        conn.execute(
+            "CREATE TABLE bench_floor (id bigserial PRIMARY KEY, email varchar(254) NOT NULL, "
+            "created_at timestamptz NOT NULL)"
+        )
+
+
+def copy_signatures(conn, letter, rows) -> None:
+    """COPY rows ({column: value} for the columns they set; other columns get their model
+    default, or NULL) into the signature table."""
+    from django.db import connection as django_connection
+
+    from petition.models import Signature
+
+    first = next(rows)
+    given = list(first)
+    fixed = {}
+    for f in Signature._meta.local_concrete_fields:
+        if f.column in given or f.primary_key:
+            continue
+        if f.null and not f.has_default():
+            continue
+        default = f.get_default()  # "" for a text field without one
+        if default is None:
+            raise RuntimeError(f"seeding does not know how to fill signature column {f.column}")
+        fixed[f.column] = f.get_db_prep_save(default, django_connection)
+    columns = given + list(fixed)
+    tail = "\t".join(text_value(v) for v in fixed.values())
+
+    def lines():
+        for row in _chain(first, rows):
+            yield (
+                "\t".join(text_value(row[c]) for c in given) + ("\t" + tail if tail else "") + "\n"
+            )
+
+    table = Signature._meta.db_table
+    with conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        buffer = []
+        size = 0
+        for line in lines():
+            buffer.append(line)
+            size += len(line)
+            if size > 1 << 20:
+                copy.write("".join(buffer))
+                buffer, size = [], 0
+        if buffer:
+            copy.write("".join(buffer))
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def text_value(value) -> str:
+    if value is None:
+        return r"\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def seed(b: Bench) -> None:
+    """One open letter, a million verified signatures (COPY), its Tally and the breakdowns kept
+    by the write paths, and VERIFY_TOKENS pending signatures whose tokens the verify phase posts."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.db.models import Count
+
+    from petition import services, tokens
+    from petition.models import DailyTally, DomainTally, Letter, LetterVersion, Signature, Tally
+
+    organiser = get_user_model().objects.create_user(
+        email="organiser@bench.example.org", password=secrets.token_hex(16), name="Bench Organiser"
+    )
+    letter = Letter.objects.create(
+        slug=SLUG,
+        title="Stop selling FaceFinder to police",
+        addressee="The leadership of Example Corp",
+        body=(ROOT / "petition/management/commands/demo.py").read_text().split('"""')[1],
+        created_by=organiser,
+        employer_domains="example.com",
+        goal=2_000_000,
+    )
+    letter = services.publish(letter_id=letter.pk)
+    version = LetterVersion.objects.get(letter=letter, number=1)
+    b.letter_id, b.organiser_id = letter.pk, organiser.pk
+    n = b.args.rows
+    started = time.monotonic()
+    now = datetime.now(UTC)
+    span = timedelta(days=30).total_seconds()
+    randoms = os.urandom(16 * n)
+    refs = os.urandom(32 * n).hex()
+    levels = ["public"] * 7 + ["anonymous"] * 2 + ["private"]
+
+    def verified_rows():
+        for i in range(n):
+            level = levels[i % 10]
+            employee = i % 3 == 0
+            email = f"signer{i}@example.com" if employee else f"signer{i}@mail.example.net"
+            at = now - timedelta(seconds=span * (n - i) / n)
+            private = level == "private"
+            yield {
+                "public_id": uuid.UUID(bytes=randoms[16 * i : 16 * i + 16], version=4),
+                "letter_id": letter.pk,
+                "version_id": version.pk,
+                "name": "" if private else f"Signer {i}",
+                "email": "" if private else email,
+                "email_hash": services.email_hash(email),
+                "affiliation": "Example Corp" if employee else "",
+                "job_title": "Engineer" if i % 2 else "Designer",
+                "city": "London",
+                "show_job_title": i % 4 == 0,
+                "show_city": i % 5 == 0,
+                "visibility": level,
+                "status": "verified",
+                "is_hidden": False,
+                "is_verified_employee": employee,
+                "employer_domain": "example.com" if employee else "",
+                "log_ref": refs[64 * i : 64 * i + 64],
+                "created_at": at - timedelta(minutes=5),
+                "verified_at": at,
+            }
+
+    def pending_rows():
+        for i in range(VERIFY_TOKENS):
+            email = f"pending{i}@example.com" if i % 3 == 0 else f"pending{i}@mail.example.net"
+            yield {
+                "public_id": uuid.uuid4(),
+                "letter_id": letter.pk,
+                "version_id": version.pk,
+                "name": f"Pending {i}",
+                "email": email,
+                "email_hash": services.email_hash(email),
+                "affiliation": "",
+                "job_title": "",
+                "city": "",
+                "show_job_title": False,
+                "show_city": False,
+                "visibility": levels[i % 10],
+                "status": "pending",
+                "is_hidden": False,
+                "is_verified_employee": False,
+                "employer_domain": "",
+                "log_ref": "",
+                "created_at": now,
+                "verified_at": None,
+            }
+
+    with b.db() as conn:
+        copy_signatures(conn, letter, verified_rows())
+        copy_signatures(conn, letter, pending_rows())
+    copied = time.monotonic() - started
+    # The counts the write paths would have kept, from the rows just copied.
+    counted = Signature.objects.counted().filter(letter=letter)
+    by_level = dict(counted.values_list("visibility").annotate(n=Count("pk")))
+    employees = counted.filter(is_verified_employee=True).count()
+    total = sum(by_level.values())
+    Tally.objects.filter(letter=letter).update(
+        verified=total,
+        public=by_level.get("public", 0),
+        anonymous=by_level.get("anonymous", 0),
+        private=by_level.get("private", 0),
+        employees=employees,
+    )
+    LetterVersion.objects.filter(pk=version.pk).update(signature_count=total)
+    DomainTally.objects.create(letter=letter, domain="example.com", count=employees)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {DailyTally._meta.db_table} (letter_id, day, change) "  # noqa: S608
+            f"SELECT letter_id, (verified_at AT TIME ZONE 'UTC')::date, count(*) "
+            f"FROM {Signature._meta.db_table} WHERE letter_id = %s AND status = 'verified' "
+            f"GROUP BY 1, 2",
+            [letter.pk],
+        )
+    for hook in SEED_HOOKS:
+        hook(b, letter)
+    with b.db() as conn:
+        conn.execute("VACUUM ANALYZE")
+    pending = Signature.objects.filter(letter=letter, status="pending").values_list(
+        "pk", "email_hash"
+    )
+    # The first few thousand warm the verification path up; the rest are measured.
+    with (
+        (b.tmp / "verify-tokens-warm.txt").open("w") as warm,
+        (b.tmp / "verify-tokens.txt").open("w") as out,
+    ):
+        for n, (pk, hashed) in enumerate(pending.iterator(chunk_size=5000)):
+            token = tokens.make(
+                tokens.VERIFY, signature_id=pk, letter_id=letter.pk, email_hash=hashed
+            )
+            (warm if n < VERIFY_WARM_TOKENS else out).write(token + "\n")
+    b.details["seed"] = {
+        "verified_signatures": total,
+        "pending_for_verify": VERIFY_TOKENS,
+        "copy_s": round(copied, 1),
+        "total_s": round(time.monotonic() - started, 1),
+    }
+    print(f"  seeded {total:,} verified signatures by COPY in {copied:.1f}s", flush=True)
+
+
+# More seeding (the public log's million entries, say) is a function taking (bench, letter).
+SEED_HOOKS: list = []
+
+
+def start_servers(b: Bench) -> None:
+    redis = b.start(
+        "redis",
+        [
+            "redis-server",
+            "--port",
+            str(b.redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(b.tmp),
+        ],
+    )
+    wait_until(lambda: port_open(b.redis_port), 10, "redis-server", redis.popen)
+    sink = b.start(
+        "smtp_sink", [PY, str(BENCH / "smtp_sink.py"), str(b.smtp_port), str(b.sink_file)]
+    )
+    wait_until(lambda: port_open(b.smtp_port), 15, "SMTP sink", sink.popen)
+    worker = b.start(
+        "celery",
+        [
+            PY,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            f"--pool={b.args.celery_pool}",
+            f"--concurrency={b.args.celery_concurrency}",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+    )
+    wait_until(lambda: " ready." in worker.log.read_text(), 60, "Celery worker", worker.popen)
+    worker_class = (
+        ["-k", "gthread", "--threads", str(b.args.threads)]
+        if b.args.threads > 1
+        else ["-k", "sync"]
+    )
+    web = b.start(
+        "gunicorn",
+        [
+            PY,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{b.web_port}",
+            "--workers",
+            str(b.args.workers),
+            *worker_class,
+            "--timeout",
+            "120",
+            "--graceful-timeout",
+            "5",
+            "--keep-alive",
+            "5",
+            "--log-level",
+            "warning",
+        ],
+    )
+    wait_until(lambda: b.get("/bench/floor/constant/")[0] == 200, 60, "gunicorn", web.popen)
+    # Load every worker's code and database connection before the first figure.
+    subprocess.run(
+        ["wrk", "-t1", "-c", str(b.args.connections), "-d", "2s", b.base + f"/letters/{SLUG}/"],
+        capture_output=True,
+        check=False,
+    )
+
+
+# --- the phases, in the order they run ---------------------------------------------------------
+
+
+@phase(
+    doc={
+        "floor_constant_per_s": "GETs/s of a view returning a constant, wrk saturated",
+        "floor_constant_p99_ms_at_300": "p99 of the constant view at a steady 300/s",
+    }
+)
+def floor_constant(b: Bench) -> dict:
+    sat = b.wrk("/bench/floor/constant/", script="get.lua")
+    _, steady = b.steady(b.get_request("/bench/floor/constant/"), rate=300)
+    b.details["floor_constant"] = {"saturated": sat, "steady_300": steady}
+    return {"floor_constant_per_s": sat["per_s"], "floor_constant_p99_ms_at_300": steady["p99_ms"]}
+
+
+@phase(
+    doc={
+        "floor_insert_per_s": "form POSTs/s (CSRF checked) to a view doing one INSERT,"
+        " wrk saturated",
+        "floor_insert_p99_ms_at_50": "p99 of the INSERT view at a steady 50/s",
+    }
+)
+def floor_insert(b: Bench) -> dict:
+    csrf = b.csrf_file(2)
+    sat = b.wrk(
+        "/bench/floor/insert/", script="sign.lua", args=["/bench/floor/insert/", csrf, "floor"]
+    )
+    _, steady = b.steady(b.sign_request("/bench/floor/insert/", "floor-steady"), rate=50)
+    b.details["floor_insert"] = {"saturated": sat, "steady_50": steady}
+    return {"floor_insert_per_s": sat["per_s"], "floor_insert_p99_ms_at_50": steady["p99_ms"]}
+
+
+@phase(
+    targets={"letter_page_per_s": (">=", 1200), "letter_page_p99_ms_at_300": ("<=", 30)},
+    floors={
+        "letter_page_per_s": "floor_constant_per_s",
+        "letter_page_p99_ms_at_300": "floor_constant_p99_ms_at_300",
+    },
+    doc={
+        "letter_page_per_s": "GETs/s of the letter page (1M signatures), wrk saturated",
+        "letter_page_p99_ms_at_300": "p99 of the letter page at a steady 300/s",
+    },
+)
+def letter_page(b: Bench) -> dict:
+    path = f"/letters/{SLUG}/"
+    sat = b.wrk(path, script="get.lua")
+    _, steady = b.steady(b.get_request(path), rate=300)
+    b.details["letter_page"] = {"saturated": sat, "steady_300": steady}
+    return {"letter_page_per_s": sat["per_s"], "letter_page_p99_ms_at_300": steady["p99_ms"]}
+
+
+def find_routes(word: str) -> list[tuple[str, str]]:
+    """(url name, route) of every URL whose name holds `word` and takes only the letter's slug."""
+    from django.urls import get_resolver, reverse
+
+    found = []
+
+    def walk(patterns, prefix=""):
+        for p in patterns:
+            if hasattr(p, "url_patterns"):
+                walk(p.url_patterns, prefix + str(p.pattern))
+            elif p.name and word in p.name:
+                with contextlib.suppress(Exception):
+                    found.append((p.name, reverse(p.name, kwargs={"slug": SLUG})))
+
+    walk(get_resolver().url_patterns)
+    return found
+
+
+@phase(
+    targets={"tally_per_s": (">=", 1200), "tally_p99_ms_at_300": ("<=", 30)},
+    floors={
+        "tally_per_s": "floor_constant_per_s",
+        "tally_p99_ms_at_300": "floor_constant_p99_ms_at_300",
+        "tally_counts_per_s": "floor_constant_per_s",
+    },
+    doc={
+        "tally_per_s": "GETs/s of the tally page (1M signatures), wrk saturated",
+        "tally_p99_ms_at_300": "p99 of the tally page at a steady 300/s",
+        "tally_counts_per_s": "GETs/s of the live counts endpoint, wrk saturated",
+    },
+)
+def tally(b: Bench) -> dict:
+    routes = find_routes("tally")
+    page = next((path for name, path in routes if path.endswith("/tally/")), None)
+    counts = next((path for name, path in routes if path != page), None)
+    out = {}
+    if page is None:
+        b.notes.append("tally page not available yet (issue 6): tally figures not measured")
+        out.update(tally_per_s=None, tally_p99_ms_at_300=None)
+    else:
+        sat = b.wrk(page, script="get.lua")
+        _, steady = b.steady(b.get_request(page), rate=300)
+        b.details["tally"] = {"path": page, "saturated": sat, "steady_300": steady}
+        out.update(tally_per_s=sat["per_s"], tally_p99_ms_at_300=steady["p99_ms"])
+    if counts is not None:
+        sat = b.wrk(counts, script="get.lua")
+        b.details["tally_counts"] = {"path": counts, "saturated": sat}
+        out["tally_counts_per_s"] = sat["per_s"]
+    return out
+
+
+def organiser_cookie(b: Bench) -> str:
+    """A signed-in session for the letter's organiser, as its browser would hold it."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(pk=b.organiser_id))
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+@phase(
+    targets={"export_1m_s": ("<=", 6), "export_1m_mb": ("<=", 64)},
+    doc={
+        "export_1m_s": "seconds to download the CSV of the million signatures",
+        "export_1m_mb": "peak RSS growth (MB) of the process serving the export",
+    },
+)
+def export(b: Bench) -> dict:
+    from django.core.management import get_commands
+
+    routes = [r for r in find_routes("export") if "csv" in r[0] or "csv" in r[1]] or find_routes(
+        "export"
+    )
+    if routes:
+        return export_over_http(b, routes)
+    if "export_signatures" in get_commands():
+        return export_by_command(b)
+    b.notes.append("CSV export not available yet (issue 5): export figures not measured")
+    return {"export_1m_s": None, "export_1m_mb": None}
+
+
+def export_over_http(b: Bench, routes) -> dict:
+    cookie = organiser_cookie(b)
+    workers = children(b.pids("gunicorn")[0])
+    for _name, path in routes:
+        for query in ("", "?format=csv"):
+            with contextlib.suppress(OSError):
+                for pid in workers:
+                    Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset each peak RSS
+            before = {pid: rss_kb(pid) for pid in workers}
+            started = time.monotonic()
+            request = urllib.request.Request(b.base + path + query, headers={"Cookie": cookie})
+            size = rows = 0
+            try:
+                with urllib.request.build_opener(NoRedirect).open(request, timeout=300) as response:
+                    kind = response.headers.get("Content-Type", "")
+                    if "csv" not in kind:
+                        continue
+                    while chunk := response.read(1 << 16):
+                        size += len(chunk)
+                        rows += chunk.count(b"\n")
+            except urllib.error.HTTPError:
+                continue
+            seconds = time.monotonic() - started
+            growth = max(rss_kb(pid, "VmHWM") - before[pid] for pid in workers) / 1024
+            b.details["export"] = {
+                "url": path + query,
+                "rows": rows,
+                "bytes": size,
+                "seconds": round(seconds, 2),
+                "rss_growth_mb": round(growth, 1),
+            }
+            return {"export_1m_s": round(seconds, 2), "export_1m_mb": round(growth, 1)}
+    b.notes.append(f"export URLs found ({', '.join(n for n, _ in routes)}) but none served CSV")
+    return {"export_1m_s": None, "export_1m_mb": None}
+
+
+def export_by_command(b: Bench) -> dict:
+    out = b.tmp / "export.csv"
+    started = time.monotonic()
+    with out.open("wb") as sink:
+        proc = subprocess.Popen(
+            [PY, "manage.py", "export_signatures", SLUG],
+            cwd=ROOT,
+            env=b.env,
+            stdout=sink,
+            stderr=subprocess.PIPE,
+        )
+        peak, base = 0, None
+        while proc.poll() is None:
+            with contextlib.suppress(OSError):
+                rss = rss_kb(proc.pid)
+                peak = max(peak, rss)
+                if base is None and out.stat().st_size > 0:
+                    base = rss  # Django loaded, the first rows out: the baseline
+            time.sleep(0.02)
+    seconds = time.monotonic() - started
+    if proc.returncode:
+        b.notes.append(f"manage.py export_signatures failed: {proc.stderr.read().decode()[-300:]}")
+        return {"export_1m_s": None, "export_1m_mb": None}
+    growth = (peak - (base or peak)) / 1024
+    b.details["export"] = {
+        "command": "export_signatures",
+        "bytes": out.stat().st_size,
+        "seconds": round(seconds, 2),
+        "rss_growth_mb": round(growth, 1),
+    }
+    b.notes.append("export measured through `manage.py export_signatures` (no CSV URL yet)")
+    return {"export_1m_s": round(seconds, 2), "export_1m_mb": round(growth, 1)}
+
+
+@phase(
+    targets={"mail_p99_s_at_40": ("<=", 2)},
+    doc={
+        "mail_p50_s_at_40": "median seconds from a signature's commit to its mail at the SMTP sink,"
+        " signing at a steady 40/s",
+        "mail_p99_s_at_40": "p99 of the same",
+    },
+)
+def mail(b: Bench) -> dict:
+    from petition.models import Signature
+
+    prefix = f"mail40-{secrets.token_hex(3)}"
+    result, steady = b.steady(b.sign_request(f"/letters/{SLUG}/sign/", prefix), rate=40, seconds=20)
+    measured_from = result.wall_started + 2.0
+    expected = dict(
+        Signature.objects.filter(email__startswith=prefix + "-").values_list("email", "created_at")
+    )
+
+    def received() -> dict:
+        got = {}
+        for line in b.sink_file.read_text().splitlines():
+            at, rcpt = line.split(" ", 1)
+            if rcpt.startswith(prefix + "-"):
+                got.setdefault(rcpt, float(at))
+        return got
+
+    deadline = time.monotonic() + 60
+    while len(got := received()) < len(expected) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    latencies = sorted(
+        got[email] - created.timestamp()
+        for email, created in expected.items()
+        if created.timestamp() >= measured_from and email in got
+    )
+    missing = sum(1 for email in expected if email not in got)
+    if missing:
+        b.notes.append(f"mail phase: {missing} of {len(expected)} mails had not arrived after 60s")
+    b.details["mail"] = {"signs": steady, "mails": len(latencies), "missing": missing}
+    if not latencies:
+        return {"mail_p50_s_at_40": None, "mail_p99_s_at_40": None}
+    pct = openloop.Result(rate=40, duration=0, latencies_ms=latencies).pct
+    return {"mail_p50_s_at_40": round(pct(50), 3), "mail_p99_s_at_40": round(pct(99), 3)}
+
+
+@phase(
+    targets={"sign_p99_ms_at_50": ("<=", 150)},
+    floors={"sign_p99_ms_at_50": "floor_insert_p99_ms_at_50"},
+    doc={"sign_p99_ms_at_50": "p99 of sign POSTs at a steady 50/s, worker sending the mail"},
+)
+def sign_steady(b: Bench) -> dict:
+    _, steady = b.steady(b.sign_request(f"/letters/{SLUG}/sign/", "steady50"), rate=50)
+    b.details["sign_steady_50"] = steady
+    return {"sign_p50_ms_at_50": steady["p50_ms"], "sign_p99_ms_at_50": steady["p99_ms"]}
+
+
+@phase(
+    targets={"sign_per_s": (">=", 330), "sign_per_s_vs_floor": (">=", 0.85)},
+    floors={"sign_per_s": "floor_insert_per_s"},
+    doc={
+        "sign_per_s": "sign POSTs/s (unique addresses, CSRF as a browser), wrk saturated,"
+        " worker running"
+    },
+)
+def sign(b: Bench) -> dict:
+    from petition.models import Signature
+
+    csrf = b.csrf_file(2)
+    prefix = f"sat-{secrets.token_hex(3)}"
+    sat = b.wrk(
+        f"/letters/{SLUG}/sign/",
+        script="sign.lua",
+        args=[f"/letters/{SLUG}/sign/", csrf, prefix],
+        seconds=12,
+    )
+    stored = Signature.objects.filter(email__startswith=prefix + "-").count()
+    sat["signatures_stored"] = stored
+    if abs(stored - (sat["requests"] - sat["errors"])) > 2 * sat["connections"]:
+        b.notes.append(f"sign: {stored} signatures stored for {sat['requests']} requests")
+    b.details["sign_saturated"] = sat
+    return {"sign_per_s": sat["per_s"]}
+
+
+@phase(
+    targets={"verify_per_s": (">=", 400)},
+    floors={"verify_per_s": "floor_insert_per_s"},
+    doc={"verify_per_s": "confirmation POSTs/s, each with a fresh token, wrk saturated"},
+)
+def verify(b: Bench) -> dict:
+    from petition.models import Signature
+
+    before = Signature.objects.filter(letter_id=b.letter_id, status="verified").count()
+    csrf = b.csrf_file(2)
+    sat = b.wrk(
+        f"/letters/{SLUG}/verify/",
+        script="verify.lua",
+        args=[SLUG, csrf, b.tmp / "verify-tokens.txt", 2],
+        warmup_args=[SLUG, csrf, b.tmp / "verify-tokens-warm.txt", 2],
+        seconds=10,
+    )
+    verified = Signature.objects.filter(letter_id=b.letter_id, status="verified").count() - before
+    sat["signatures_verified"] = verified
+    b.details["verify"] = sat
+    if sat["requests"] >= VERIFY_TOKENS - VERIFY_WARM_TOKENS:
+        b.notes.append("verify: the pending signatures ran out; raise VERIFY_TOKENS")
+    return {"verify_per_s": sat["per_s"]}
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def versions(b: Bench) -> dict:
+    import celery
+    import django
+    import gunicorn
+    import psycopg
+    import redis as redis_py
+
+    def first_line(argv):
+        with contextlib.suppress(Exception):
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+            return (done.stdout or done.stderr).strip().splitlines()[0]
+        return None
+
+    with b.db() as conn:
+        pg = conn.execute("SHOW server_version").fetchone()[0]
+        pg_settings = {
+            name: conn.execute(f"SHOW {name}").fetchone()[0]
+            for name in ("shared_buffers", "synchronous_commit", "fsync", "max_connections")
+        }
+    return {
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "postgresql": pg,
+        "postgresql_settings": pg_settings,
+        "redis_server": first_line(["redis-server", "--version"]),
+        "psycopg": psycopg.__version__,
+        "redis_py": redis_py.__version__,
+        "gunicorn": gunicorn.__version__,
+        "celery": celery.__version__,
+        "wrk": first_line(["wrk", "--version"]),
+    }
+
+
+def machine() -> dict:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = None
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem = round(int(line.split()[1]) / 1024 / 1024, 1)
+    return {
+        "cpu": cpu,
+        "cores": CORES,
+        "memory_gb": mem,
+        "kernel": platform.release(),
+        "os": platform.platform(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def compute_ratios(results: dict) -> dict:
+    ratios = {}
+    for p in PHASES:
+        for key, floor in p.floors.items():
+            value, base = results.get(key), results.get(floor)
+            if value is not None and base:
+                ratios[f"{key}_vs_floor"] = round(value / base, 3)
+    return ratios
+
+
+def check_targets(results: dict) -> dict:
+    verdicts = {}
+    for p in PHASES:
+        for key, (op, goal) in p.targets.items():
+            value = results.get(key)
+            if value is None:
+                verdicts[key] = {"target": f"{op} {goal}", "met": None}
+            else:
+                met = value >= goal if op == ">=" else value <= goal
+                verdicts[key] = {"target": f"{op} {goal}", "met": met}
+    return verdicts
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "n/a"
+    if isinstance(value, float) and abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def table(report: dict) -> str:
+    results, ratios, verdicts = report["figures"], report["ratios"], report["targets"]
+    rows = ["| figure | measured | vs. floor | target | met |", "| --- | ---: | ---: | --- | --- |"]
+    for key, value in results.items():
+        verdict = verdicts.get(key, {})
+        extra = verdicts.get(f"{key}_vs_floor")
+        target = verdict.get("target", "")
+        met = MET[verdict["met"]] if verdict else ""
+        if extra:
+            target += f"; {extra['target']} of floor"
+            met += f"; of floor: {MET[extra['met']]}"
+        ratio = ratios.get(f"{key}_vs_floor")
+        shown_ratio = fmt(ratio) if ratio is not None else ""
+        rows.append(f"| `{key}` | {fmt(value)} | {shown_ratio} | {target} | {met} |")
+    return "\n".join(rows)
+
+
+MET = {True: "yes", False: "**no**", None: "not measured"}
+
+
+def describe(report: dict) -> str:
+    lines = [table(report), ""]
+    m, c = report["machine"], report["config"]
+    lines.append(
+        f"Measured {report['date']} on {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; "
+        f"gunicorn {c['gunicorn']}; Celery {c['celery']}; load average at start "
+        f"{', '.join(map(str, m['load_average_at_start']))}; the run took "
+        f"{report['run_seconds']:.0f} s."
+    )
+    if report["notes"]:
+        lines += ["", "Notes from the run:", ""] + [f"- {n}" for n in report["notes"]]
+    return "\n".join(lines)
+
+
+def update_docs(report: dict) -> None:
+    doc = ROOT / "docs" / "performance.md"
+    if not doc.exists():
+        return
+    text = doc.read_text()
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
+        doc.write_text(f"{head}{begin}\n{describe(report)}\n{end}{tail}")
+
+
+# --- profiling (optional: --profile needs py-spy, `pip install py-spy`) ------------------------
+
+
+@contextlib.contextmanager
+def profiled(b: Bench, name: str):
+    """Sample gunicorn's workers and the Celery worker with py-spy while a phase runs, and keep
+    the folded stacks and a summary in benchmarks/results/profiles/. Profiling slows the servers:
+    figures from a profiled run are for finding where the time goes, not for the table."""
+    wanted = b.args.profile and (b.args.profile == "all" or name in b.args.profile.split(","))
+    spy = shutil.which("py-spy") or str(Path(PY).parent / "py-spy")
+    if not wanted or not Path(spy).exists():
+        yield
+        return
+    out_dir = BENCH / "results" / "profiles"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spies = []
+    for server in ("gunicorn", "celery"):
+        folded = out_dir / f"{name}-{server}.folded"
+        spies.append(
+            (
+                server,
+                folded,
+                subprocess.Popen(
+                    [
+                        spy,
+                        "record",
+                        "--pid",
+                        str(b.pids(server)[0]),
+                        "--subprocesses",
+                        "--rate",
+                        "200",
+                        "--format",
+                        "raw",
+                        "--output",
+                        str(folded),
+                        "--nonblocking",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                ),
+            )
+        )
+    time.sleep(1)
+    try:
+        yield
+    finally:
+        for _, _, spy_proc in spies:
+            spy_proc.send_signal(signal.SIGINT)
+        for server, folded, spy_proc in spies:
+            try:
+                spy_proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(spy_proc.pid, signal.SIGKILL)
+                spy_proc.wait(5)
+            if folded.exists():
+                (out_dir / f"{name}-{server}.txt").write_text(summarise_profile(folded))
+
+
+def summarise_profile(folded: Path, top: int = 40) -> str:
+    """Inclusive share of samples per function (project and library frames), largest first."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in folded.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [f.split(" (", 1)[0] + " " + short_path(f) for f in stack.split(";")[1:]]
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+        if frames:
+            own[frames[-1]] = own.get(frames[-1], 0) + n
+    lines = [f"{total} samples", "", "inclusive %  function"]
+    for frame, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"{100 * n / total:10.1f}  {frame}")
+    lines += ["", "self %  function"]
+    for frame, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"{100 * n / total:6.1f}  {frame}")
+    return "\n".join(lines) + "\n"
+
+
+def short_path(frame: str) -> str:
+    match = re.search(r"\((.*?):\d+\)", frame)
+    if not match:
+        return ""
+    path = match.group(1)
+    for marker in ("site-packages/", f"{ROOT}/", "python3.12/"):
+        if marker in path:
+            return "(" + path.split(marker, 1)[1] + ")"
+    return "(" + path + ")"
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short phases, for trying the script")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="verified signatures to seed")
+    parser.add_argument("--workers", type=int, default=2 * CORES + 1, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads (>1: gthread)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--celery-pool", default="solo")
+    parser.add_argument("--celery-concurrency", type=int, default=1)
+    parser.add_argument("--only", default="", help="comma-separated phase names")
+    parser.add_argument("--keep-db", action="store_true", help="leave undersigned_bench in place")
+    parser.add_argument(
+        "--profile", default="", help="phases to sample with py-spy (comma-separated, or all)"
+    )
+    parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
+    parser.add_argument("--no-write", action="store_true", help="do not write the JSON or docs")
+    return parser.parse_args()
+
+
+def interrupted(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main() -> int:
+    args = parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is needed: apt-get install wrk", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="undersigned-bench-"))
+    b = Bench(args, tmp)
+    os.environ.update(b.env)
+    # A SIGTERM (make interrupted, a CI timeout) unwinds through the finally below.
+    signal.signal(signal.SIGTERM, interrupted)
+    ok = False
+    try:
+        import django
+
+        django.setup()
+        print(f"Benchmark on 127.0.0.1:{b.web_port} (logs in {tmp})", flush=True)
+        print("  creating the database", flush=True)
+        create_database(b)
+        print(f"  seeding {args.rows:,} signatures", flush=True)
+        seed(b)
+        print("  starting redis-server, SMTP sink, Celery worker, gunicorn", flush=True)
+        start_servers(b)
+        only = {n for n in args.only.split(",") if n}
+        for p in PHASES:
+            if only and p.name not in only and not p.name.startswith("floor"):
+                continue
+            t = time.monotonic()
+            print(f"  {p.name} ...", end="", flush=True)
+            with profiled(b, p.name):
+                figures = p.fn(b)
+            b.results.update(figures)
+            shown = ", ".join(f"{k}={fmt(v)}" for k, v in figures.items())
+            print(f" {shown} ({time.monotonic() - t:.0f}s)", flush=True)
+        report = {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "versions": versions(b),
+            "config": {
+                "gunicorn": f"{args.workers} workers, "
+                + (f"gthread x{args.threads}" if args.threads > 1 else "sync"),
+                "celery": f"{args.celery_pool} pool, concurrency {args.celery_concurrency}",
+                "wrk_connections": args.connections,
+                "raised_limits": RAISED_LIMITS,
+                "quick": args.quick,
+                "rows": args.rows,
+            },
+            "figures": b.results,
+            "ratios": compute_ratios(b.results),
+            "notes": b.notes,
+            "details": b.details,
+        }
+        ratios = report["ratios"]
+        report["targets"] = check_targets({**b.results, **ratios})
+        report["run_seconds"] = round(time.monotonic() - started, 1)
+        # The issue's keys, flat at the top level too, for anyone reading the file by key.
+        flat = {**b.results, **ratios}
+        report = {**{k: v for k, v in flat.items()}, **report}
+        print()
+        print(describe(report))
+        (tmp / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+        if not args.no_write:
+            out = BENCH / "results" / "latest.json"
+            out.parent.mkdir(exist_ok=True)
+            out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+            update_docs(report)
+            print(f"\nWrote {out.relative_to(ROOT)} and docs/performance.md")
+        ok = True
+        return 0
+    finally:
+        b.stop_all()
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep_db:
+            with contextlib.suppress(Exception):
+                import psycopg
+
+                with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        if ok and not args.keep_logs:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"Logs kept in {tmp}", file=sys.stderr)
+        print(f"Stopped every process; {time.monotonic() - started:.0f}s in all.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

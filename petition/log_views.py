@@ -1,0 +1,162 @@
+"""The public log's read endpoints, for any client: key, checkpoint, entries and proofs.
+
+Plain function views with plain-text or JSON answers; bad parameters get a 400 with a message.
+"""
+
+import base64
+import json
+import uuid
+
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_http_methods, require_safe
+
+from . import merkle, notes, tlog
+from .models import Letter, LogEntry
+
+MAX_ENTRIES = 1000
+
+
+class BadParameter(ValueError):
+    pass
+
+
+def _cors(response: HttpResponse, max_age: int) -> HttpResponse:
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cache-Control"] = f"public, max-age={max_age}"
+    return response
+
+
+def _bad(message: str) -> JsonResponse:
+    return _cors(JsonResponse({"error": message}, status=400), 0)
+
+
+def _int(request, name: str, *, minimum: int = 0, maximum: int) -> int:
+    raw = request.GET.get(name)
+    if raw is None:
+        raise BadParameter(f"missing parameter {name!r}")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+        raise BadParameter(f"{name} must be a whole number")
+    value = int(raw)
+    if not minimum <= value <= maximum:
+        raise BadParameter(f"{name} must be between {minimum} and {maximum}")
+    return value
+
+
+def _letter(slug: str) -> Letter:
+    return get_object_or_404(Letter.objects.listed(), slug=slug)
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+@require_safe
+def key(request):
+    return _cors(HttpResponse(tlog.signer().vkey() + "\n", content_type="text/plain"), 3600)
+
+
+@require_safe
+def checkpoint(request, slug: str):
+    letter = _letter(slug)
+    note = tlog.latest_checkpoint(letter).note
+    return _cors(HttpResponse(note, content_type="text/plain; charset=utf-8"), 5)
+
+
+@require_safe
+def entries(request, slug: str):
+    letter = _letter(slug)
+    size = tlog.size(letter.pk)
+    try:
+        start = _int(request, "start", maximum=size)
+        end = _int(request, "end", minimum=start, maximum=size)
+    except BadParameter as exc:
+        return _bad(f"{exc} (the log has {size} entries)")
+    end = min(end, start + MAX_ENTRIES)
+    items = [{"index": i, "data": _b64(data)} for i, data in tlog.entries(letter, start, end)]
+    # A full page never changes again; a page that reaches the log's end may still grow.
+    return _cors(JsonResponse({"entries": items}), 86400 if end - start == MAX_ENTRIES else 5)
+
+
+@require_safe
+def inclusion(request, slug: str):
+    letter = _letter(slug)
+    current = tlog.size(letter.pk)
+    try:
+        size = _int(request, "size", minimum=1, maximum=current)
+        index = _int(request, "index", maximum=size - 1)
+    except BadParameter as exc:
+        return _bad(f"{exc} (the log has {current} entries)")
+    path = tlog.inclusion_proof(letter, index, size)
+    return _cors(
+        JsonResponse({"index": index, "size": size, "path": [_b64(h) for h in path]}), 86400
+    )
+
+
+@require_safe
+def consistency(request, slug: str):
+    letter = _letter(slug)
+    current = tlog.size(letter.pk)
+    try:
+        new = _int(request, "to", maximum=current)
+        old = _int(request, "from", maximum=new)
+    except BadParameter as exc:
+        return _bad(f"{exc} (the log has {current} entries)")
+    path = tlog.consistency_proof(letter, old, new)
+    return _cors(JsonResponse({"from": old, "to": new, "path": [_b64(h) for h in path]}), 86400)
+
+
+# --- "Check my signature" ------------------------------------------------------------------
+
+
+def _check_receipt(letter: Letter, text: str) -> dict:
+    """Verify a receipt on the server: ref, entry, inclusion in the latest signed checkpoint."""
+    try:
+        receipt = json.loads(text)
+        index = int(receipt["index"])
+        salt = bytes.fromhex(receipt["salt"])
+        ref = str(receipt["ref"])
+        id_bytes = uuid.UUID(str(receipt["id"])).bytes
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {"ok": False, "message": "This is not a receipt: paste it exactly as you got it."}
+    if receipt.get("letter") != letter.slug:
+        return {"ok": False, "message": "This receipt is for another letter."}
+    if tlog.ref_for(salt, id_bytes) != ref:
+        return {"ok": False, "message": "The receipt does not hold together: its ref does not match."}
+    entry = LogEntry.objects.filter(letter=letter, index=index).first()
+    if entry is None or entry.ref != ref or json.loads(bytes(entry.data))["kind"] != "sign":
+        return {"ok": False, "message": "No signature with this receipt is in the log."}
+    latest = tlog.latest_checkpoint(letter)
+    text = tlog.signer().verifier().verify(latest.note)
+    _origin, size, root = notes.parse_checkpoint(text)
+    if index >= size:
+        return {"ok": False, "message": "Your entry is newer than the latest checkpoint: try again in a minute."}
+    path = tlog.inclusion_proof(letter, index, size)
+    if not merkle.verify_inclusion(merkle.leaf_hash(bytes(entry.data)), index, size, path, root):
+        return {"ok": False, "message": "The inclusion proof failed: please tell the organisers."}
+    status = tlog.status_of(letter, ref, index)
+    message = (
+        f"Your signature is entry {index} of the log, included in the signed checkpoint of "
+        f"{size} entries."
+    )
+    if not status["counted"]:
+        message += f" It has since been {PAST[status['events'][-1]['kind']]} and is not counted."
+    return {"ok": True, "counted": status["counted"], "size": size, "message": message}
+
+
+PAST = {"withdraw": "withdrawn", "hide": "hidden by a moderator", "uncosign": "withdrawn"}
+
+
+@require_http_methods(["GET", "POST"])
+def check(request, slug: str):
+    letter = _letter(slug)
+    result = None
+    receipt = request.POST.get("receipt", "")
+    if request.method == "POST":
+        result = _check_receipt(letter, receipt[:20000])
+    return render(
+        request,
+        "petition/check.html",
+        {"letter": letter, "result": result, "receipt": receipt},
+        status=400 if result and not result["ok"] else 200,
+    )

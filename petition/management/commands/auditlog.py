@@ -1,0 +1,187 @@
+"""Audit a letter's public log over HTTP, as any outsider would, trusting only the published key."""
+
+import base64
+import json
+import random
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from petition import merkle, notes
+from petition.tlog import ENTRY_KEYS, KINDS
+
+PAGE = 1000
+
+
+class AuditFailure(CommandError):
+    pass
+
+
+class Command(BaseCommand):
+    help = (
+        "Check a letter's public log at BASE_URL: the checkpoint's signature against the published "
+        "key, the root recomputed from every entry, inclusion proofs, consistency with the "
+        "checkpoint seen last time (kept under var/auditlog/), and that every withdraw or hide "
+        "undoes an earlier sign. Prints the counts; exits non-zero on any mismatch."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("base_url")
+        parser.add_argument("slug")
+        parser.add_argument("--proofs", type=int, default=200, help="inclusion proofs to check")
+        parser.add_argument("--state-dir", default=None)
+        parser.add_argument("--key", default=None, help="a vkey you trust, instead of fetching it")
+
+    def handle(self, *args, base_url, slug, proofs, state_dir, key, **options):
+        base = base_url.rstrip("/")
+
+        def get(path: str) -> bytes:
+            try:
+                with urllib.request.urlopen(base + path, timeout=30) as response:  # noqa: S310
+                    return response.read()
+            except (urllib.error.URLError, OSError) as exc:
+                raise AuditFailure(f"could not fetch {path}: {exc}") from exc
+
+        def get_json(path: str) -> dict:
+            try:
+                return json.loads(get(path))
+            except ValueError as exc:
+                raise AuditFailure(f"{path} did not answer JSON") from exc
+
+        log = f"/api/letters/{urllib.parse.quote(slug)}/log"
+        vkey = key or get("/api/log/key").decode().strip()
+        try:
+            verifier = notes.Verifier.from_vkey(vkey)
+            text = verifier.verify(get(f"{log}/checkpoint").decode())
+            origin, size, root = notes.parse_checkpoint(text)
+        except notes.NoteError as exc:
+            raise AuditFailure(f"checkpoint signature check failed: {exc}") from exc
+        if not origin.endswith(f"/letters/{slug}"):
+            raise AuditFailure(f"checkpoint origin {origin!r} is not this letter's")
+        self.stdout.write(f"checkpoint: {origin}, {size} entries, root {base64.b64encode(root).decode()}")
+
+        # Every entry, recomputing the tree.
+        store = merkle.MemoryStore()
+        entries: list[bytes] = []
+        while len(entries) < size:
+            start = len(entries)
+            page = get_json(f"{log}/entries?start={start}&end={min(size, start + PAGE)}")
+            items = page.get("entries", [])
+            if not items:
+                raise AuditFailure(f"the log served no entry at index {start} (size {size})")
+            for item in items:
+                if item["index"] != len(entries):
+                    raise AuditFailure(
+                        f"entry index {item['index']} out of order: expected {len(entries)}"
+                    )
+                entries.append(base64.b64decode(item["data"]))
+        entries = entries[:size]
+        store.extend(entries)
+        if store.root() != root:
+            raise AuditFailure(
+                "root mismatch: the entries served do not hash to the signed checkpoint's root "
+                "(an entry was edited, removed, added or reordered)"
+            )
+        self.stdout.write(f"root: recomputed from {size} entries, matches")
+
+        # Inclusion proofs, from the server, against the signed root.
+        indexes = list(range(size)) if size <= proofs else sorted(
+            random.sample(range(size), proofs - 1) + [size - 1]  # noqa: S311
+        )
+        for index in indexes:
+            proof = get_json(f"{log}/inclusion?index={index}&size={size}")
+            path = [base64.b64decode(h) for h in proof["path"]]
+            if not merkle.verify_inclusion(merkle.leaf_hash(entries[index]), index, size, path, root):
+                raise AuditFailure(f"inclusion proof for entry {index} does not verify")
+        self.stdout.write(f"inclusion: {len(indexes)} proofs verify")
+
+        # Consistency with what we saw last time.
+        state_path = self._state_path(state_dir, base, slug)
+        if state_path.exists():
+            seen = json.loads(state_path.read_text())
+            old_size, old_root = seen["size"], base64.b64decode(seen["root"])
+            if size < old_size:
+                raise AuditFailure(
+                    f"the log shrank: checkpoint of {size} entries after one of {old_size}"
+                )
+            if store.root(old_size) != old_root:
+                raise AuditFailure(
+                    f"history rewritten: the first {old_size} entries no longer hash to the root "
+                    "seen last time"
+                )
+            proof = get_json(f"{log}/consistency?from={old_size}&to={size}")
+            path = [base64.b64decode(h) for h in proof["path"]]
+            if not merkle.verify_consistency(old_size, size, old_root, root, path):
+                raise AuditFailure(f"consistency proof from {old_size} to {size} does not verify")
+            self.stdout.write(f"consistency: with the checkpoint of {old_size} seen before, ok")
+        state_path.parent.mkdir(parents=True, exist_ok=True)
+        state_path.write_text(json.dumps({"size": size, "root": base64.b64encode(root).decode()}))
+
+        counts = self._replay(entries, slug)
+        self.stdout.write("counts: " + json.dumps(counts, sort_keys=True))
+        self.stdout.write(self.style.SUCCESS("audit passed"))
+
+    def _state_path(self, state_dir, base: str, slug: str) -> Path:
+        folder = Path(state_dir) if state_dir else Path(settings.VAR_DIR) / "auditlog"
+        host = urllib.parse.urlsplit(base).netloc.replace(":", "_")
+        return folder / f"{host}__{slug}.json"
+
+    def _replay(self, entries: list[bytes], slug: str) -> dict:
+        """Replay the entries: every undo must undo something counted; return the counts."""
+        live: dict[str, dict] = {}  # ref -> the entry that counts it
+        hidden: dict[str, dict] = {}
+        kinds: Counter = Counter()
+        for seq, raw in enumerate(entries):
+            try:
+                entry = json.loads(raw)
+            except ValueError as exc:
+                raise AuditFailure(f"entry {seq} is not JSON") from exc
+            if raw != json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode():
+                raise AuditFailure(f"entry {seq} is not canonical JSON")
+            if set(entry) - ENTRY_KEYS:
+                raise AuditFailure(f"entry {seq} holds unexpected keys {sorted(set(entry) - ENTRY_KEYS)}")
+            if entry.get("seq") != seq or entry.get("letter") != slug:
+                raise AuditFailure(f"entry {seq} claims seq {entry.get('seq')} of {entry.get('letter')!r}")
+            kind, ref = entry.get("kind"), entry.get("ref")
+            if kind not in KINDS:
+                raise AuditFailure(f"entry {seq} has unknown kind {kind!r}")
+            kinds[kind] += 1
+            if kind in ("sign", "cosign"):
+                if ref in live or ref in hidden:
+                    raise AuditFailure(f"entry {seq} signs ref {ref[:12]}… a second time")
+                live[ref] = entry
+            elif kind in ("withdraw", "uncosign"):
+                if ref in live:
+                    del live[ref]
+                elif ref in hidden and kind == "withdraw":
+                    del hidden[ref]  # a hidden signature withdrawn by its signer
+                else:
+                    raise AuditFailure(f"entry {seq} ({kind}) undoes no earlier sign")
+            elif kind == "hide":
+                if ref not in live:
+                    raise AuditFailure(f"entry {seq} (hide) undoes no earlier sign")
+                hidden[ref] = live.pop(ref)
+            elif kind == "restore":
+                if ref not in hidden:
+                    raise AuditFailure(f"entry {seq} (restore) restores nothing hidden")
+                live[ref] = {**hidden.pop(ref), "level": entry["level"]}
+            elif kind == "relevel":
+                if ref not in live:
+                    raise AuditFailure(f"entry {seq} (relevel) moves nothing counted")
+                live[ref] = {**live[ref], "level": entry["level"]}
+        signatures = [e for e in live.values() if e["kind"] == "sign"]
+        levels = Counter(e["level"] for e in signatures)
+        return {
+            "verified": len(signatures),
+            "public": levels.get("public", 0),
+            "anonymous": levels.get("anonymous", 0),
+            "private": levels.get("private", 0),
+            "employees": sum(1 for e in signatures if e.get("employee")),
+            "cosigners": sum(1 for e in live.values() if e["kind"] == "cosign"),
+            "entries_by_kind": dict(kinds),
+        }

@@ -1,0 +1,66 @@
+""""Check my signature" in a real browser: WebCrypto verifies a real receipt and refuses a forged
+one, and the server's check agrees."""
+
+import json
+
+import pytest
+from playwright.sync_api import expect
+
+from petition import services, tlog
+from petition.models import Signature
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def real_receipt(letter, email="ada@example.com") -> dict:
+    services.sign(letter=letter, name="Ada", email=email, visibility="private")
+    signature = Signature.objects.get(letter=letter, email=email)
+    _, receipt = services.verify(signature_id=signature.pk)
+    tlog.checkpoint(letter_id=letter.pk)
+    return receipt
+
+
+def open_check(page, live_server, letter, receipt_text: str):
+    page.goto(f"{live_server.url}/letters/{letter.slug}/check/")
+    page.get_by_label("Your receipt").fill(receipt_text)
+
+
+def test_a_real_receipt_verifies_in_the_browser_and_on_the_server(page, live_server, letter):
+    real_receipt(letter, "someone@example.net")  # an entry before ours
+    receipt = real_receipt(letter)
+    assert receipt["index"] == 1
+    open_check(page, live_server, letter, json.dumps(receipt))
+    page.get_by_role("button", name="Check in my browser").click()
+    expect(page.locator("#browser-result")).to_contain_text(
+        "Verified in your browser: entry 1 is in the signed checkpoint of 2 entries, and it is "
+        "still counted"
+    )
+    page.get_by_role("button", name="Check on the server").click()
+    expect(page.locator("#server-result")).to_contain_text("entry 1 of the log")
+
+
+def test_the_browser_sees_a_withdrawal(page, live_server, letter):
+    receipt = real_receipt(letter)
+    services.withdraw(signature_id=Signature.objects.get().pk)
+    tlog.checkpoint(letter_id=letter.pk)
+    open_check(page, live_server, letter, json.dumps(receipt))
+    page.get_by_role("button", name="Check in my browser").click()
+    expect(page.locator("#browser-result")).to_contain_text("withdrawn")
+
+
+def test_a_forged_receipt_fails_in_the_browser_and_on_the_server(page, live_server, letter):
+    receipt = real_receipt(letter)
+    forged = {**receipt, "salt": "11" * 32}
+    open_check(page, live_server, letter, json.dumps(forged))
+    page.get_by_role("button", name="Check in my browser").click()
+    expect(page.locator("#browser-result")).to_contain_text("Browser check failed")
+    page.get_by_role("button", name="Check on the server").click()
+    expect(page.locator("#server-result")).to_contain_text("does not hold together")
+
+
+def test_a_receipt_pointing_at_another_entry_fails(page, live_server, letter):
+    real_receipt(letter, "first@example.net")
+    receipt = real_receipt(letter)
+    open_check(page, live_server, letter, json.dumps({**receipt, "index": 0}))
+    page.get_by_role("button", name="Check in my browser").click()
+    expect(page.locator("#browser-result")).to_contain_text("is not your signature")

@@ -1,0 +1,213 @@
+"""Updates to signers: who gets them, batches that survive a crash without mailing anyone twice,
+the unsubscribe link, and the progress page."""
+
+from collections import Counter
+
+import pytest
+from django.urls import reverse
+
+from petition import emails, services
+from petition.models import Mail, Signature, Update, UpdateDelivery
+from tests.conftest import link_in
+
+pytestmark = pytest.mark.django_db
+
+OPTED_IN = [f"fan{n}@example.com" for n in range(7)]
+
+
+def signed(letter, email, *, verify=True, **fields):
+    data = {"name": "Pat", "visibility": "public", "wants_updates": True, **fields}
+    services.sign(letter=letter, email=email, **data)
+    signature = Signature.objects.get(letter=letter, email_hash=services.email_hash(email))
+    if verify:
+        services.verify(signature_id=signature.pk)
+        signature.refresh_from_db()
+    return signature
+
+
+@pytest.fixture
+def audience(letter):
+    """Seven opted-in verified signers, and everyone an update must not reach."""
+    for email in OPTED_IN:
+        signed(letter, email, visibility="anonymous" if email.endswith("3@example.com") else "public")
+    signed(letter, "quiet@example.com", wants_updates=False)
+    signed(letter, "pending@example.com", verify=False)
+    signed(letter, "private@example.com", visibility="private")  # address erased on verifying
+    hidden = signed(letter, "hidden@example.com")
+    services.hide_signature(letter_id=letter.pk, signature_id=hidden.pk, actor=None, reason="spam")
+    gone = signed(letter, "withdrawn@example.com")
+    services.withdraw(signature_id=gone.pk)
+    Mail.objects.all().delete()  # verification and confirmation mails are not the point here
+    return letter
+
+
+def update_for(letter, organiser) -> Update:
+    return services.send_update(
+        letter_id=letter.pk, actor=organiser, subject="News from the campaign", body="We *won*."
+    )
+
+
+def run_to_the_end(update: Update, batch_size: int = 3) -> int:
+    batches = 0
+    while services.deliver_update_batch(update_id=update.pk, batch_size=batch_size):
+        batches += 1
+    return batches
+
+
+def recipients(deliver) -> Counter:
+    return Counter(m.to[0] for m in deliver() if m.subject == "News from the campaign")
+
+
+def test_an_update_goes_in_batches_to_verified_opted_in_signers_only(
+    audience, organiser, deliver
+):
+    update = update_for(audience, organiser)
+    assert update.total == len(OPTED_IN)
+    assert run_to_the_end(update, batch_size=3) == 3
+    assert recipients(deliver) == Counter(OPTED_IN)
+    update.refresh_from_db()
+    assert (update.status, update.sent, update.total) == ("sent", 7, 7)
+    assert update.finished_at is not None
+
+
+@pytest.mark.parametrize(
+    "crash_after",
+    [
+        0,  # before the first mail
+        3,  # between batches: the first batch committed, the second had not begun
+        4,  # half-way through the second batch
+        6,  # the last mail of the last full batch
+    ],
+)
+def test_a_send_interrupted_half_way_and_restarted_mails_every_signer_exactly_once(
+    audience, organiser, deliver, monkeypatch, crash_after
+):
+    update = update_for(audience, organiser)
+    real = emails.update_to_signer
+    queued = []
+
+    def crashing(update, signature):
+        if len(queued) == crash_after:
+            raise RuntimeError("the worker died")
+        queued.append(signature.pk)
+        return real(update, signature)
+
+    monkeypatch.setattr(emails, "update_to_signer", crashing)
+    with pytest.raises(RuntimeError):
+        run_to_the_end(update, batch_size=3)
+    committed = UpdateDelivery.objects.filter(update=update).count()
+    assert committed == crash_after - crash_after % 3, "only whole batches commit"
+    assert Mail.objects.filter(kind="update").count() == committed
+
+    monkeypatch.setattr(emails, "update_to_signer", real)  # the worker restarts
+    run_to_the_end(update, batch_size=3)
+    assert recipients(deliver) == Counter(OPTED_IN), "everyone once, nobody twice"
+    update.refresh_from_db()
+    assert (update.status, update.sent) == ("sent", len(OPTED_IN))
+
+
+def test_running_a_finished_update_again_mails_nobody(audience, organiser, deliver):
+    update = update_for(audience, organiser)
+    run_to_the_end(update)
+    assert services.deliver_update_batch(update_id=update.pk) == 0
+    Update.objects.filter(pk=update.pk).update(status="sending")  # as if the finish was lost
+    assert services.deliver_update_batch(update_id=update.pk) == 0
+    assert sum(recipients(deliver).values()) == len(OPTED_IN)
+
+
+def test_a_stalled_update_is_resumed_by_the_periodic_job(audience, organiser, deliver):
+    update = update_for(audience, organiser)
+    services.deliver_update_batch(update_id=update.pk, batch_size=3)  # then the chain was lost
+    assert services.resume_stalled_updates(idle_seconds=0) == 1  # tasks run inline in tests
+    assert recipients(deliver) == Counter(OPTED_IN)
+    assert services.resume_stalled_updates(idle_seconds=0) == 0
+
+
+def test_signers_who_confirm_after_the_update_was_written_do_not_get_it(
+    audience, organiser, deliver
+):
+    update = update_for(audience, organiser)
+    signed(audience, "latecomer@example.com")
+    run_to_the_end(update)
+    assert "latecomer@example.com" not in recipients(deliver)
+
+
+def test_each_update_mail_has_an_unsubscribe_link_that_works_on_post_only(
+    client, audience, organiser, deliver
+):
+    run_to_the_end(update_for(audience, organiser))
+    message = next(m for m in deliver() if m.to == ["fan1@example.com"])
+    assert "<em>won</em>" in message.alternatives[0][0]
+    link = link_in(message, "/updates/stop/")
+    page = client.get(link)
+    assert page.status_code == 200 and b"Stop updates" in page.content
+    signature = Signature.objects.get(email="fan1@example.com")
+    assert signature.wants_updates, "a GET (a mail scanner) changes nothing"
+    client.post(link)
+    signature.refresh_from_db()
+    assert not signature.wants_updates
+    assert signature.status == "verified", "the signature itself is untouched"
+
+    second = services.send_update(
+        letter_id=audience.pk, actor=organiser, subject="Second", body="Again"
+    )
+    run_to_the_end(second)
+    assert "fan1@example.com" not in [m.to[0] for m in deliver() if m.subject == "Second"]
+
+
+def test_an_unsubscribe_link_for_another_letter_or_purpose_is_refused(
+    client, audience, make_letter
+):
+    from petition import tokens
+
+    signature = Signature.objects.get(email="fan1@example.com")
+    other = make_letter()
+    ids = {"signature_id": signature.pk, "email_hash": signature.email_hash}
+    foreign = tokens.make(tokens.UNSUBSCRIBE, letter_id=other.pk, **ids)
+    wrong_purpose = tokens.make(tokens.MANAGE, letter_id=audience.pk, **ids)
+    for token in (foreign, wrong_purpose):
+        response = client.post(reverse("unsubscribe", args=[audience.slug, token]))
+        assert response.status_code == 400
+    signature.refresh_from_db()
+    assert signature.wants_updates
+
+
+def test_organiser_writes_previews_and_sends_an_update_through_the_pages(
+    client, audience, organiser, deliver, django_capture_on_commit_callbacks
+):
+    client.force_login(organiser)
+    url = reverse("organiser:updates", args=[audience.slug])
+    page = client.get(url)
+    assert b"Send to 7 signers" in page.content
+    data = {"subject": "News from the campaign", "body": "We *won*."}
+    preview = client.post(url, {**data, "preview": "1"})
+    assert b"<em>won</em>" in preview.content
+    assert not Update.objects.exists(), "a preview sends nothing"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {**data, "send": "1"})
+    update = Update.objects.get()
+    assert response["Location"] == reverse("organiser:update", args=[audience.slug, update.pk])
+    assert recipients(deliver) == Counter(OPTED_IN)
+    progress = client.get(response["Location"]).content.decode()
+    assert "Sent to 7 signers" in progress and 'value="100"' in progress
+
+
+def test_the_progress_page_shows_how_far_sending_has_come(client, audience, organiser):
+    update = update_for(audience, organiser)
+    services.deliver_update_batch(update_id=update.pk, batch_size=3)
+    client.force_login(organiser)
+    page = client.get(reverse("organiser:update", args=[audience.slug, update.pk]))
+    text = page.content.decode()
+    assert "3 of 7 mails queued" in text
+    assert 'value="42"' in text
+    assert 'http-equiv="refresh"' in text
+
+
+def test_an_empty_update_is_refused_with_a_message(client, letter, organiser):
+    client.force_login(organiser)
+    response = client.post(
+        reverse("organiser:updates", args=[letter.slug]), {"subject": "", "body": ""}
+    )
+    assert response.status_code == 400
+    assert b"This field is required" in response.content

@@ -1,0 +1,449 @@
+"""Faults injected for real: processes stopped, killed and restarted, never mocked.
+
+Each slow test shows that nothing a signer submitted is lost and no mail goes out twice:
+- Redis (broker and cache) down while people sign;
+- the Celery worker killed with SIGKILL while a mail is in the SMTP DATA phase;
+- the SMTP server refusing connections, then answering 451, then back;
+- PostgreSQL restarted under a running app server (a private cluster: the shared one is never
+  touched).
+The Celery configuration that makes this work is checked at the end, without processes.
+"""
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.urls import reverse
+
+from config.celery import app as celery_app
+from petition import services, tasks
+from petition.models import Mail, Signature, Tally
+from tests.conftest import ROOT, SmtpSink, Worker, broker, free_port, sign_data, wait_for
+
+slow = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def confirm_link(text: str) -> str:
+    match = re.search(r"https?://\S+/confirm/\S+", text)
+    assert match, f"no confirmation link in:\n{text}"
+    return re.sub(r"^https?://[^/]+", "", match.group(0))
+
+
+def restart_sink(sink: SmtpSink) -> None:
+    """aiosmtpd's controller cannot start twice: a new one on the same port and handler."""
+    from aiosmtpd.controller import Controller
+
+    sink.controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    sink.controller.start()
+
+
+def settle_and_count(sink: SmtpSink, to: str, seconds: float) -> int:
+    """Wait long enough for any duplicate to arrive (claims and broker redelivery included)."""
+    time.sleep(seconds)
+    assert services.requeue_unsent_mail(older_than=0) == 0, "the outbox still holds a mail"
+    time.sleep(1)
+    return len(sink.texts(to))
+
+
+# --- 1. Redis down ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_redis_down_while_people_sign_loses_no_signature_and_no_mail(
+    client, letter, real_mail, settings
+):
+    redis, smtp = real_mail["redis"], real_mail["smtp"]
+    # The cache (rate limits, and whatever pages cache) on the same Redis that goes down.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis.url.rsplit("/", 1)[0] + "/1",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    from django.core.cache import cache
+
+    cache.set("probe", 1)
+    assert cache.get("probe") == 1, "the cache really is that Redis"
+
+    redis.stop()
+    signers = ["rosa@example.com", "emma@example.com", "louise@example.com"]
+    for email in signers:
+        page = client.get(letter.get_absolute_url())
+        assert page.status_code == 200, "the letter page is served without Redis"
+        started = time.monotonic()
+        response = client.post(reverse("sign", args=[letter.slug]), sign_data(email=email))
+        assert response.status_code == 302, "the signer sees the normal answer"
+        # Publishing gives up at once (the outbox keeps the mail), not after broker retries.
+        assert time.monotonic() - started < 3, "signing waits on the dead broker"
+        assert client.get(response["Location"]).status_code == 200, "check-your-inbox page"
+    assert client.get("/").status_code == 200
+    assert Signature.objects.filter(email__in=signers, status="pending").count() == 3
+    assert Mail.objects.filter(kind="verification", to__in=signers).count() == 3
+
+    redis.start()  # same port, empty: whatever was queued before is gone
+    services.requeue_unsent_mail(older_than=0)
+    for email in signers:
+        wait_for(lambda e=email: smtp.texts(e), 60, what=f"mail to {email} after Redis is back")
+    wait_for(lambda: not Mail.objects.exists(), 15, what="outbox to empty")
+
+    # The mails work: the first signer confirms and is counted.
+    confirm = confirm_link(smtp.texts(signers[0])[0])
+    assert client.post(confirm).status_code == 302
+    assert Tally.objects.get(letter=letter).verified == 1
+    for email in signers:
+        assert len([t for t in smtp.texts(email) if "/confirm/" in t]) == 1, email
+
+
+# --- 2. worker killed mid-send ------------------------------------------------------------------
+
+
+class GatedSink(SmtpSink):
+    """An SMTP sink that says when a client has sent a whole message and waits for the answer."""
+
+    def __init__(self):
+        super().__init__()
+        self.in_data = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.in_data.set()
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def gated_sink():
+    sink = GatedSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_send_the_mail_arrives_exactly_once(
+    client, letter, redis_server, gated_sink
+):
+    sink = gated_sink
+    sink.delay = 30  # the DATA answer hangs: the worker is caught mid-send
+    first = Worker(redis_server.url, sink.port)
+    first.start()
+    second = Worker(redis_server.url, sink.port)
+    try:
+        with broker(redis_server.url):
+            response = client.post(
+                reverse("sign", args=[letter.slug]), sign_data(email="ida@example.com")
+            )
+            assert response.status_code == 302
+            assert sink.in_data.wait(30), "the worker never reached DATA"
+            first.kill()  # SIGKILL: no cleanup, no ack, the claim stays on the row
+            killed_at = time.monotonic()
+            assert first.proc.returncode == -9
+            sink.delay = 0
+            time.sleep(0.5)
+            assert sink.texts("ida@example.com") == [], "the server never answered 250"
+            assert Mail.objects.get().claimed_until is not None, "the dead worker's claim stays"
+            received = re.search(r"send_mail\[([0-9a-f-]+)\] received", "".join(first.lines))
+            assert received, "".join(first.lines)
+
+            # Two ways back, racing: the broker hands the unacknowledged message to the next
+            # worker once the visibility timeout (6 s) has passed, and the re-queue job queues
+            # the row again once the dead worker's claim (4 s) has run out. Only one may send.
+            time.sleep(max(0.0, 7 - (time.monotonic() - killed_at)))
+            second.start()
+            assert services.requeue_unsent_mail(older_than=0) == 1
+            wait_for(lambda: sink.texts("ida@example.com"), 60, what="the mail, resent")
+            wait_for(lambda: not Mail.objects.exists(), 15, what="outbox to empty")
+            wait_for(
+                lambda: f"[{received.group(1)}] received" in "".join(second.lines), 20,
+                what="the broker to redeliver the unacknowledged message",
+            )
+            assert settle_and_count(sink, "ida@example.com", seconds=5) == 1
+    finally:
+        first.stop()
+        second.stop()
+
+
+# --- 3. SMTP server refusing ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_smtp_server_refusing_for_a_while_the_mail_goes_out_once_when_it_is_back(
+    client, letter, redis_server, smtp_sink
+):
+    sink = smtp_sink
+    sink.stop()  # connections refused
+    worker = Worker(redis_server.url, sink.port, {"MAIL_RETRY_BACKOFF": "1"})
+    worker.start()
+    try:
+        with broker(redis_server.url):
+            response = client.post(
+                reverse("sign", args=[letter.slug]), sign_data(email="lise@example.com")
+            )
+            assert response.status_code == 302
+            wait_for(
+                lambda: Mail.objects.filter(attempts__gte=2).exists(), 30,
+                what="two refused attempts",
+            )
+            mail = Mail.objects.get()
+            assert "Connection" in mail.last_error or "Error" in mail.last_error
+
+            # Back, but answering "451 try again later" to every message.
+            sink.refuse = True
+            restart_sink(sink)
+            attempts = mail.attempts
+            wait_for(
+                lambda: Mail.objects.filter(attempts__gt=attempts).exists(), 30,
+                what="a refused DATA",
+            )
+            assert Mail.objects.get().last_error.startswith("SMTP")
+
+            sink.refuse = False
+            wait_for(lambda: sink.texts("lise@example.com"), 60, what="the mail once accepted")
+            wait_for(lambda: not Mail.objects.exists(), 15, what="outbox to empty")
+            assert settle_and_count(sink, "lise@example.com", seconds=3) == 1
+    finally:
+        worker.stop()
+    assert Signature.objects.filter(email="lise@example.com", status="pending").exists()
+
+
+# --- 4. PostgreSQL restarted ---------------------------------------------------------------------
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own, run as the postgres OS user when we are root."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="undersigned-pg-"))
+        self.data = self.dir / "data"
+        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_postgres:
+            shutil.chown(self.dir, "postgres")
+
+    def run(self, *args: str) -> None:
+        subprocess.run(
+            [*self.as_postgres, *args], check=True, capture_output=True, text=True, timeout=60
+        )
+
+    def pg_ctl(self, *args: str) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self.run(
+            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"),
+            "-o", options, "-w", *args,
+        )
+
+    def start(self) -> None:
+        self.run(
+            str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
+            "-N", "-E", "UTF8", "--no-instructions",
+        )
+        self.pg_ctl("start")
+
+    def url(self, name: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+    def psql(self, database: str, sql: str) -> str:
+        result = subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
+             "-v", "ON_ERROR_STOP=1", "-Atq", "-c", sql],
+            check=True, capture_output=True, text=True, timeout=60,
+        )
+        return result.stdout.strip()
+
+    def destroy(self) -> None:
+        with contextlib.suppress(Exception):
+            self.pg_ctl("-m", "immediate", "stop")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def private_postgres():
+    cluster = PrivatePostgres()
+    started = time.monotonic()
+    cluster.start()
+    cluster.setup_seconds = time.monotonic() - started
+    yield cluster
+    cluster.destroy()
+
+
+SETUP_LETTER = """
+from accounts.models import User
+from petition import services
+from petition.models import Letter
+
+owner = User.objects.create_user(email="organiser@example.org", password=None)
+letter = Letter.objects.create(
+    slug="restart", title="Restart", addressee="The Board", body="Text.", created_by=owner
+)
+services.publish(letter_id=letter.pk)
+"""
+
+
+def app_env(database_url: str, port: int, smtp_port: int) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "ALLOWED_HOSTS"}}
+    env.update(
+        DATABASE_URL=database_url,
+        DATABASE_CONN_MAX_AGE="600",  # one persistent connection, as in production
+        EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}?timeout=5",
+        SITE_URL=f"http://127.0.0.1:{port}",
+        DEBUG="0",
+        STATIC_MANIFEST="0",
+        SECRET_KEY=django_settings.SECRET_KEY,
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
+    return env
+
+
+def sign_over_http(session, base: str, email: str):
+    page = session.get(f"{base}/letters/restart/", timeout=10)
+    assert page.status_code == 200
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    return session.post(
+        f"{base}/letters/restart/sign/",
+        data={**sign_data(email=email), "csrfmiddlewaretoken": token},
+        allow_redirects=False,
+        timeout=10,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_postgres_restarted_the_app_recovers_without_a_restart_of_its_own(
+    private_postgres, smtp_sink
+):
+    import requests
+
+    pg = private_postgres
+    assert pg.setup_seconds < 10, f"private cluster took {pg.setup_seconds:.1f}s"
+    # The schema of the test database (built from the models), loaded into the private cluster.
+    test_db = django_settings.DATABASES["default"]
+    schema = subprocess.run(
+        ["pg_dump", "-h", test_db["HOST"], "-p", str(test_db["PORT"] or 5432), "-U",
+         test_db["USER"], "--schema-only", "--no-owner", "--no-privileges", test_db["NAME"]],
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout
+    pg.psql("postgres", "CREATE DATABASE app")
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "-d", "app", "-q",
+         "-v", "ON_ERROR_STOP=1"],
+        input=schema, check=True, capture_output=True, text=True, timeout=60,
+    )
+    port = free_port()
+    env = app_env(pg.url("app"), port, smtp_sink.port)
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SETUP_LETTER],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=60,
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
+         f"127.0.0.1:{port}", "--workers", "1", "--timeout", "30"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        session = requests.Session()
+        wait_for(lambda: _answers(session, base), 30, what="gunicorn")
+        assert sign_over_http(session, base, "before@example.com").status_code == 302
+        backends = pg.psql("app", "SELECT count(*) FROM pg_stat_activity WHERE datname = 'app'")
+        assert int(backends) >= 2, "the app holds a persistent connection (and psql is one)"
+
+        pg.pg_ctl("-m", "fast", "restart")  # every connection the app holds is now dead
+
+        response = sign_over_http(session, base, "after@example.com")
+        assert response.status_code == 302, "the first request after the restart succeeds"
+        assert session.get(f"{base}/", timeout=10).status_code == 200
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=15)[0]
+    assert server.returncode == 0 or "Internal Server Error" not in output, output
+    stored = pg.psql("app", "SELECT email FROM petition_signature ORDER BY id")
+    assert stored.split() == ["before@example.com", "after@example.com"]
+    for email in ("before@example.com", "after@example.com"):
+        wait_for(lambda e=email: smtp_sink.texts(e), 15, what=f"mail to {email}")
+    assert pg.psql("app", "SELECT count(*) FROM petition_mail") == "0"
+
+
+def _answers(session, base: str) -> bool:
+    import requests
+
+    try:
+        return session.get(f"{base}/", timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+# --- 5. the configuration that makes this work ---------------------------------------------------
+
+
+def test_celery_acknowledges_late_and_requeues_on_worker_loss():
+    conf = celery_app.conf
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1, "a dying worker holds at most one message"
+
+
+def test_tasks_have_time_limits_shorter_than_the_broker_visibility_timeout():
+    conf = celery_app.conf
+    assert 0 < conf.task_soft_time_limit < conf.task_time_limit
+    # A message is handed to another worker only after this: a task still running within its
+    # time limit is never run twice at once.
+    assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
+
+
+def test_a_mail_claim_outlives_any_sending_attempt():
+    """While a worker may still be sending, no re-queued copy can claim the same mail."""
+    assert django_settings.MAIL_CLAIM_SECONDS > celery_app.conf.task_time_limit
+
+
+def test_sending_retries_transient_errors_with_jittered_backoff():
+    import smtplib
+
+    task = tasks.send_mail
+    assert task.acks_late is True
+    assert task.retry_jitter is True
+    assert task.retry_backoff == django_settings.MAIL_RETRY_BACKOFF >= 1
+    assert task.retry_backoff_max == django_settings.MAIL_RETRY_BACKOFF_MAX
+    for error in (smtplib.SMTPServerDisconnected, ConnectionRefusedError, TimeoutError):
+        assert issubclass(error, task.autoretry_for), error
+    assert task.max_retries >= 5
+
+
+def test_jittered_backoff_spreads_retries_out():
+    from celery.utils.time import get_exponential_backoff_interval
+
+    waits = {
+        get_exponential_backoff_interval(
+            factor=django_settings.MAIL_RETRY_BACKOFF, retries=4, maximum=300, full_jitter=True
+        )
+        for _ in range(50)
+    }
+    assert len(waits) > 3, "full jitter: retries of many mails do not come back in step"
+    assert max(waits) <= django_settings.MAIL_RETRY_BACKOFF * 2**4
+
+
+@pytest.mark.django_db
+def test_a_mail_the_broker_never_got_is_requeued(letter, monkeypatch):
+    """The outbox row is the promise: a row older than the re-queue age is queued again."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    services.sign(letter=letter, name="Ada", email="ada@example.com", visibility="public")
+    Mail.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+    queued = []
+    monkeypatch.setattr(tasks, "enqueue_mail", queued.append)
+    assert services.requeue_unsent_mail() == 1
+    assert queued == [Mail.objects.get().pk]
