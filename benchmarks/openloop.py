@@ -162,4 +162,6 @@ def run(
     tail: float = 5.0,
 ) -> Result:
     """Send `rate` requests a second for warmup + duration seconds; measure the last `duration`."""
-    return asyncio.run(_run(host, port, make_request, rate, duration, warmup, max_conns, timeout))
+    return asyncio.run(
+        _run(host, port, make_request, rate, duration, warmup, max_conns, timeout, tail)
+    )

@@ -32,10 +32,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -324,7 +326,7 @@ class Bench:
             )
         summary = result.summary()
         summary["cores_used"] = cpu
-        summary["cpu_ms_per_request"] = per_request(cpu, rate)
+        summary["cpu_ms_per_request"] = per_request(cpu, summary["ok"] / seconds)
         if summary["errors"] > 0.01 * max(1, summary["measured"]):
             self.notes.append(f"steady {rate}/s: {summary['errors']} requests failed")
         return result, summary
@@ -352,6 +354,19 @@ class Bench:
             return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
         return make
+
+    def drain_mail(self, timeout: float = 90) -> dict:
+        """Wait until the worker has sent every queued mail (the outbox is empty)."""
+        from petition.models import Mail
+
+        started = time.monotonic()
+        backlog = Mail.objects.count()
+        while (left := Mail.objects.count()) and time.monotonic() - started < timeout:
+            time.sleep(0.25)
+        seconds = time.monotonic() - started
+        if left:
+            self.notes.append(f"{left} mails still queued after waiting {timeout:.0f}s")
+        return {"backlog": backlog, "left": left, "seconds": round(seconds, 1)}
 
     # CPU: how much of the machine this run used, and how much others did meanwhile
 
@@ -852,13 +867,15 @@ def find_routes(word: str) -> list[tuple[str, str]]:
 
     found = []
 
-    def walk(patterns, prefix=""):
+    def walk(patterns, namespace=""):
         for p in patterns:
             if hasattr(p, "url_patterns"):
-                walk(p.url_patterns, prefix + str(p.pattern))
+                inner = f"{namespace}{p.namespace}:" if p.namespace else namespace
+                walk(p.url_patterns, inner)
             elif p.name and word in p.name:
+                name = namespace + p.name
                 with contextlib.suppress(Exception):
-                    found.append((p.name, reverse(p.name, kwargs={"slug": SLUG})))
+                    found.append((name, reverse(name, kwargs={"slug": SLUG})))
 
     walk(get_resolver().url_patterns)
     return found
@@ -878,9 +895,9 @@ def find_routes(word: str) -> list[tuple[str, str]]:
     },
 )
 def tally(b: Bench) -> dict:
-    routes = find_routes("tally")
-    page = next((path for name, path in routes if path.endswith("/tally/")), None)
-    counts = next((path for name, path in routes if path != page), None)
+    page = next((path for _, path in find_routes("tally") if path.endswith("/tally/")), None)
+    # The cheap endpoint the page's live script polls (issue 6's read API).
+    counts = next((path for _, path in find_routes("counts")), None)
     out = {}
     if page is None:
         b.notes.append("tally page not available yet (issue 6): tally figures not measured")
@@ -918,9 +935,7 @@ def organiser_cookie(b: Bench) -> str:
 def export(b: Bench) -> dict:
     from django.core.management import get_commands
 
-    routes = [r for r in find_routes("export") if "csv" in r[0] or "csv" in r[1]] or find_routes(
-        "export"
-    )
+    routes = find_routes("export")
     if routes:
         return export_over_http(b, routes)
     if "export_signatures" in get_commands():
@@ -929,40 +944,102 @@ def export(b: Bench) -> dict:
     return {"export_1m_s": None, "export_1m_mb": None}
 
 
+class FormParser(HTMLParser):
+    """The forms of a page: action, method and each field's default value."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms: list[dict] = []
+        self._select = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.forms.append(
+                {
+                    "action": a.get("action") or "",
+                    "method": a.get("method", "get"),
+                    "fields": {},
+                    "options": {},
+                }
+            )
+        elif not self.forms:
+            return
+        elif tag == "input" and a.get("name"):
+            if a.get("type") in {"checkbox", "radio"} and "checked" not in a:
+                return
+            self.forms[-1]["fields"].setdefault(a["name"], a.get("value") or "")
+        elif tag == "select":
+            self._select = a.get("name")
+        elif tag == "option" and self._select:
+            options = self.forms[-1]["options"].setdefault(self._select, [])
+            options.append(a.get("value", ""))
+            if "selected" in a or self._select not in self.forms[-1]["fields"]:
+                self.forms[-1]["fields"][self._select] = a.get("value", "")
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+
+
 def export_over_http(b: Bench, routes) -> dict:
-    cookie = organiser_cookie(b)
-    workers = children(b.pids("gunicorn")[0])
-    for _name, path in routes:
-        for query in ("", "?format=csv"):
-            with contextlib.suppress(OSError):
-                for pid in workers:
-                    Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset each peak RSS
-            before = {pid: rss_kb(pid) for pid in workers}
-            started = time.monotonic()
-            request = urllib.request.Request(b.base + path + query, headers={"Cookie": cookie})
-            size = rows = 0
-            try:
-                with urllib.request.build_opener(NoRedirect).open(request, timeout=300) as response:
-                    kind = response.headers.get("Content-Type", "")
-                    if "csv" not in kind:
-                        continue
-                    while chunk := response.read(1 << 16):
-                        size += len(chunk)
-                        rows += chunk.count(b"\n")
-            except urllib.error.HTTPError:
-                continue
-            seconds = time.monotonic() - started
-            growth = max(rss_kb(pid, "VmHWM") - before[pid] for pid in workers) / 1024
-            b.details["export"] = {
-                "url": path + query,
-                "rows": rows,
-                "bytes": size,
-                "seconds": round(seconds, 2),
-                "rss_growth_mb": round(growth, 1),
-            }
-            return {"export_1m_s": round(seconds, 2), "export_1m_mb": round(growth, 1)}
-    b.notes.append(f"export URLs found ({', '.join(n for n, _ in routes)}) but none served CSV")
+    """Ask for the CSV as an organiser's browser does: open the export page, submit its form
+    with format=csv, and read the streamed answer to the end."""
+    session = organiser_cookie(b)
+    for _name, page in routes:
+        status, headers, body = b.get(page, {"Cookie": session})
+        if status != 200:
+            continue
+        parser = FormParser()
+        parser.feed(body.decode("utf-8", "replace"))
+        form = next((f for f in parser.forms if "csv" in f["options"].get("format", [])), None)
+        if form is None:
+            continue
+        csrf = re.search(r"csrftoken=([^;]+)", headers.get("Set-Cookie", ""))
+        cookie = session + (f"; csrftoken={csrf.group(1)}" if csrf else "")
+        data = {**form["fields"], "format": "csv"}
+        action = urllib.parse.urljoin(page, form["action"] or page)
+        return measure_export(b, action, data, cookie)
+    b.notes.append(f"export pages found ({', '.join(n for n, _ in routes)}) but no CSV form")
     return {"export_1m_s": None, "export_1m_mb": None}
+
+
+def measure_export(b: Bench, action: str, data: dict, cookie: str) -> dict:
+    workers = children(b.pids("gunicorn")[0])
+    for pid in workers:
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{pid}/clear_refs").write_text("5")  # restart each peak RSS from now
+    before = {pid: rss_kb(pid) for pid in workers}
+    request = urllib.request.Request(
+        b.base + action,
+        data=urllib.parse.urlencode(data).encode(),
+        headers={"Cookie": cookie, "Origin": b.base, "Referer": b.base + action},
+    )
+    size = rows = 0
+    started = time.monotonic()
+    try:
+        with urllib.request.build_opener(NoRedirect).open(request, timeout=300) as response:
+            kind = response.headers.get("Content-Type", "")
+            while chunk := response.read(1 << 16):
+                size += len(chunk)
+                rows += chunk.count(b"\n")
+    except urllib.error.HTTPError as exc:
+        b.notes.append(f"export: {action} answered {exc.code}")
+        return {"export_1m_s": None, "export_1m_mb": None}
+    seconds = time.monotonic() - started
+    growth = max(rss_kb(pid, "VmHWM") - before[pid] for pid in workers) / 1024
+    b.details["export"] = {
+        "url": action,
+        "content_type": kind,
+        "lines": rows,
+        "bytes": size,
+        "seconds": round(seconds, 2),
+        "rss_growth_mb": round(growth, 1),
+        "workers_rss_mb_before": sorted(round(v / 1024, 1) for v in before.values()),
+    }
+    if "csv" not in kind or rows < b.args.rows:
+        b.notes.append(f"export: {rows} lines of {kind!r} for {b.args.rows} signatures")
+    return {"export_1m_s": round(seconds, 2), "export_1m_mb": round(growth, 1)}
 
 
 def export_by_command(b: Bench) -> dict:
@@ -1077,6 +1154,9 @@ def sign(b: Bench) -> dict:
     sat["signatures_stored"] = stored
     if abs(stored - (sat["requests"] - sat["errors"])) > 2 * sat["connections"]:
         b.notes.append(f"sign: {stored} signatures stored for {sat['requests']} requests")
+    # The surge left mail queued: let the worker catch up before the next figure, and note
+    # how long that took.
+    sat["mail_backlog_after"] = b.drain_mail()
     b.details["sign_saturated"] = sat
     return {"sign_per_s": sat["per_s"]}
 
@@ -1104,6 +1184,81 @@ def verify(b: Bench) -> dict:
     if sat["requests"] >= VERIFY_TOKENS - VERIFY_WARM_TOKENS:
         b.notes.append("verify: the pending signatures ran out; raise VERIFY_TOKENS")
     return {"verify_per_s": sat["per_s"]}
+
+
+@phase(
+    doc={
+        "sign_cpu_ms": "CPU ms of one sign request in one process (no concurrency)",
+        "letter_page_cpu_ms": "CPU ms of one letter page in one process",
+    }
+)
+def costs(b: Bench) -> dict:
+    """Where a request's CPU goes, measured in this process through Django's test client (no
+    sockets, no concurrency, so the other people on the machine barely move it): each part of
+    signing is switched off in turn and the difference is its cost. The best of a few rounds."""
+    from unittest import mock
+
+    from django.test import Client
+
+    from petition import emails, ratelimit, tasks
+
+    client = Client(HTTP_HOST="127.0.0.1")  # the host gunicorn is asked for; CSRF not checked
+    counter = iter(range(10**9))
+
+    def sign():
+        n = next(counter)
+        client.post(
+            f"/letters/{SLUG}/sign/",
+            {
+                "name": f"Cost {n}",
+                "email": f"cost-{n}@bench.example.org",
+                "visibility": "public",
+                "affiliation": "Example Corp",
+                "job_title": "Engineer",
+                "city": "London",
+            },
+        )
+
+    def floor():
+        client.post("/bench/floor/insert/", {"email": f"cost-{next(counter)}@bench.example.org"})
+
+    variants = {
+        "floor_insert": (floor, []),
+        "sign": (sign, []),
+        "sign_without_rate_limiter": (sign, [(ratelimit, "hit", True)]),
+        "sign_without_task_publish": (sign, [(tasks, "enqueue_mail", None)]),
+        "sign_without_verification_mail": (sign, [(emails, "verification", None)]),
+        "floor_constant": (lambda: client.get("/bench/floor/constant/"), []),
+        "letter_page": (lambda: client.get(f"/letters/{SLUG}/"), []),
+    }
+    reps, rounds = (40, 2) if b.quick else (100, 3)
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, (fn, patches) in variants.items():
+            with contextlib.ExitStack() as stack:
+                for target, attribute, value in patches:
+                    stack.enter_context(mock.patch.object(target, attribute, return_value=value))
+                for _ in range(5):
+                    fn()
+                started = time.process_time()
+                for _ in range(reps):
+                    fn()
+                ms = (time.process_time() - started) / reps * 1000
+            best[name] = round(min(ms, best.get(name, ms)), 2)
+    parts = {
+        "rate_limiter": best["sign"] - best["sign_without_rate_limiter"],
+        "celery_publish": best["sign"] - best["sign_without_task_publish"],
+        "verification_mail_render_insert_publish": best["sign"]
+        - best["sign_without_verification_mail"],
+    }
+    b.details["costs"] = {
+        "cpu_ms_per_request": best,
+        "sign_parts_cpu_ms": {k: round(v, 2) for k, v in parts.items()},
+        "reps": reps,
+        "rounds": rounds,
+    }
+    b.drain_mail()
+    return {"sign_cpu_ms": best["sign"], "letter_page_cpu_ms": best["letter_page"]}
 
 
 # --- report ---------------------------------------------------------------------------------

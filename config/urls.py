@@ -9,3 +9,6 @@ urlpatterns = [
     path("", include("accounts.urls")),  # /me/... (signer accounts), each path has its prefix
     path("", include("petition.urls")),
 ]
+
+# The API's 404s are JSON whatever the path (petition.views.not_found).
+handler404 = "petition.views.not_found"

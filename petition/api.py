@@ -548,6 +548,122 @@ PATHS = {
 }
 
 
+# --- The public log (issue 10): petition/log_views.py, routes in petition/log_urls.py -----------
+
+SCHEMAS["LogEntries"] = {
+    "type": "object",
+    "required": ["entries"],
+    "properties": {
+        "entries": {
+            "type": "array",
+            "maxItems": 1000,
+            "items": {
+                "type": "object",
+                "required": ["index", "data"],
+                "properties": {
+                    "index": COUNT,
+                    "data": {
+                        "type": "string",
+                        "contentEncoding": "base64",
+                        "description": "The entry's bytes: canonical JSON (UTF-8, sorted keys).",
+                    },
+                },
+                "additionalProperties": False,
+            },
+        }
+    },
+    "additionalProperties": False,
+}
+HASHES = {"type": "array", "items": {"type": "string", "contentEncoding": "base64"}}
+SCHEMAS["InclusionProof"] = {
+    "type": "object",
+    "required": ["index", "size", "path"],
+    "properties": {"index": COUNT, "size": COUNT, "path": HASHES},
+    "additionalProperties": False,
+}
+SCHEMAS["ConsistencyProof"] = {
+    "type": "object",
+    "required": ["from", "to", "path"],
+    "properties": {"from": COUNT, "to": COUNT, "path": HASHES},
+    "additionalProperties": False,
+}
+
+
+def _query(name: str, description: str) -> dict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": True,
+        "description": description,
+        "schema": {"type": "integer", "minimum": 0},
+    }
+
+
+def _text_response(description: str) -> dict:
+    return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
+BAD_LOG_PARAMETER = _json_response("A parameter is missing or out of range.", _ref("Error"))
+PATHS.update(
+    {
+        "/api/log/key": {
+            "get": {
+                "operationId": "getLogKey",
+                "summary": "The site's log verifier key, one line in the signed-note vkey format",
+                "responses": {"200": _text_response("name+keyid+base64(0x01 || Ed25519 key)")},
+            }
+        },
+        "/api/letters/{slug}/log/checkpoint": {
+            "get": {
+                "operationId": "getLogCheckpoint",
+                "summary": "The latest signed checkpoint (C2SP tlog-checkpoint, signed note)",
+                "parameters": [SLUG],
+                "responses": {
+                    "200": _text_response("The signed checkpoint."),
+                    "404": NOT_FOUND_RESPONSE,
+                },
+            }
+        },
+        "/api/letters/{slug}/log/entries": {
+            "get": {
+                "operationId": "getLogEntries",
+                "summary": "Entries start <= index < end, at most 1,000 a page",
+                "parameters": [SLUG, _query("start", "first index"), _query("end", "past the last")],
+                "responses": {
+                    "200": _json_response("The entries.", _ref("LogEntries")),
+                    "400": BAD_LOG_PARAMETER,
+                    "404": NOT_FOUND_RESPONSE,
+                },
+            }
+        },
+        "/api/letters/{slug}/log/inclusion": {
+            "get": {
+                "operationId": "getLogInclusionProof",
+                "summary": "RFC 6962 audit path of entry `index` in the tree of `size` entries",
+                "parameters": [SLUG, _query("index", "the entry"), _query("size", "tree size")],
+                "responses": {
+                    "200": _json_response("The proof.", _ref("InclusionProof")),
+                    "400": BAD_LOG_PARAMETER,
+                    "404": NOT_FOUND_RESPONSE,
+                },
+            }
+        },
+        "/api/letters/{slug}/log/consistency": {
+            "get": {
+                "operationId": "getLogConsistencyProof",
+                "summary": "RFC 6962 consistency proof between tree sizes `from` and `to`",
+                "parameters": [SLUG, _query("from", "older size"), _query("to", "newer size")],
+                "responses": {
+                    "200": _json_response("The proof.", _ref("ConsistencyProof")),
+                    "400": BAD_LOG_PARAMETER,
+                    "404": NOT_FOUND_RESPONSE,
+                },
+            }
+        },
+    }
+)
+
+
 def openapi_document() -> dict:
     return {
         "openapi": "3.1.0",
@@ -568,13 +684,11 @@ def openapi_document() -> dict:
 
 # --- routes (included under api/ by config/urls.py) --------------------------------------------
 
-# <str:slug>, not <slug:slug>: a malformed slug reaches the view and gets the API's JSON 404, as
-# the schema says, instead of the HTML page of the URL resolver (found by schemathesis).
 urlpatterns = [
     path("letters", letter_list, name="api_letters"),
-    path("letters/<str:slug>", letter_detail, name="api_letter"),
-    path("letters/<str:slug>/counts", letter_counts, name="api_counts"),
-    path("letters/<str:slug>/signatures", signature_list, name="api_signatures"),
-    path("letters/<str:slug>/cosigners", cosigner_list, name="api_cosigners"),
+    path("letters/<slug:slug>", letter_detail, name="api_letter"),
+    path("letters/<slug:slug>/counts", letter_counts, name="api_counts"),
+    path("letters/<slug:slug>/signatures", signature_list, name="api_signatures"),
+    path("letters/<slug:slug>/cosigners", cosigner_list, name="api_cosigners"),
     path("openapi.json", openapi, name="api_openapi"),
 ]

@@ -126,9 +126,6 @@ class LevelForm(forms.Form):
         self.fields["visibility"].choices = [(level, LEVEL_HELP[level]) for level in later]
 
 
-
-
-
 # --- Organiser workspace (issue 5) ------------------------------------------------------------
 
 import re  # noqa: E402
@@ -274,7 +271,9 @@ class SignatureSearchForm(forms.Form):
         ("all", "All"),
     ]
     q = forms.CharField(
-        max_length=200, required=False, label="Name, email or employer",
+        max_length=200,
+        required=False,
+        label="Name, email or employer",
         widget=forms.TextInput(attrs={"type": "search"}),
     )
     status = forms.ChoiceField(choices=STATUSES, required=False, initial="counted")

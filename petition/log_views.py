@@ -4,6 +4,7 @@ Plain function views with plain-text or JSON answers; bad parameters get a 400 w
 """
 
 import base64
+import functools
 import json
 import uuid
 
@@ -43,8 +44,28 @@ def _int(request, name: str, *, minimum: int = 0, maximum: int) -> int:
     return value
 
 
+class NoLetter(Exception):
+    pass
+
+
 def _letter(slug: str) -> Letter:
-    return get_object_or_404(Letter.objects.listed(), slug=slug)
+    letter = Letter.objects.listed().filter(slug=slug).first()
+    if letter is None:
+        raise NoLetter
+    return letter
+
+
+def _json_404(view):
+    """The log's endpoints answer an unknown letter with JSON, like the rest of the API."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except NoLetter:
+            return _cors(JsonResponse({"error": "No such letter."}, status=404), 0)
+
+    return wrapper
 
 
 def _b64(value: bytes) -> str:
@@ -57,6 +78,7 @@ def key(request):
 
 
 @require_safe
+@_json_404
 def checkpoint(request, slug: str):
     letter = _letter(slug)
     note = tlog.latest_checkpoint(letter).note
@@ -64,21 +86,24 @@ def checkpoint(request, slug: str):
 
 
 @require_safe
+@_json_404
 def entries(request, slug: str):
     letter = _letter(slug)
     size = tlog.size(letter.pk)
     try:
         start = _int(request, "start", maximum=size)
-        end = _int(request, "end", minimum=start, maximum=size)
+        end = _int(request, "end", minimum=start, maximum=2**63 - 1)
     except BadParameter as exc:
         return _bad(f"{exc} (the log has {size} entries)")
-    end = min(end, start + MAX_ENTRIES)
+    # Past the end of the log, or more than a page: the entries there are, as clients expect.
+    end = min(end, size, start + MAX_ENTRIES)
     items = [{"index": i, "data": _b64(data)} for i, data in tlog.entries(letter, start, end)]
     # A full page never changes again; a page that reaches the log's end may still grow.
     return _cors(JsonResponse({"entries": items}), 86400 if end - start == MAX_ENTRIES else 5)
 
 
 @require_safe
+@_json_404
 def inclusion(request, slug: str):
     letter = _letter(slug)
     current = tlog.size(letter.pk)
@@ -94,6 +119,7 @@ def inclusion(request, slug: str):
 
 
 @require_safe
+@_json_404
 def consistency(request, slug: str):
     letter = _letter(slug)
     current = tlog.size(letter.pk)
@@ -149,7 +175,7 @@ PAST = {"withdraw": "withdrawn", "hide": "hidden by a moderator", "uncosign": "w
 
 @require_http_methods(["GET", "POST"])
 def check(request, slug: str):
-    letter = _letter(slug)
+    letter = get_object_or_404(Letter.objects.listed(), slug=slug)
     result = None
     receipt = request.POST.get("receipt", "")
     if request.method == "POST":

@@ -444,3 +444,18 @@ def unsubscribe(request, slug: str, token: str):
         "petition/unsubscribe.html",
         {"letter": letter, "done": done or not signature.wants_updates},
     )
+
+
+# --- Not found (issue 8: abuse, faults and bad input) ------------------------------------------
+
+
+def not_found(request, exception=None):
+    """handler404: the API answers in JSON, as its schema says, even for a path that matches no
+    route (a malformed slug, say); every other page gets the site's own 404."""
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+
+        return JsonResponse({"error": "Not found."}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)

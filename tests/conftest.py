@@ -24,6 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 celery_app.conf.task_always_eager = True
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    # Hashing a password the production way takes half a second; tests make hundreds.
+    django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     from django.core.cache import cache

@@ -29,7 +29,9 @@ def signed(letter, email, *, verify=True, **fields):
 def audience(letter):
     """Seven opted-in verified signers, and everyone an update must not reach."""
     for email in OPTED_IN:
-        signed(letter, email, visibility="anonymous" if email.endswith("3@example.com") else "public")
+        signed(
+            letter, email, visibility="anonymous" if email.endswith("3@example.com") else "public"
+        )
     signed(letter, "quiet@example.com", wants_updates=False)
     signed(letter, "pending@example.com", verify=False)
     signed(letter, "private@example.com", visibility="private")  # address erased on verifying
@@ -58,9 +60,7 @@ def recipients(deliver) -> Counter:
     return Counter(m.to[0] for m in deliver() if m.subject == "News from the campaign")
 
 
-def test_an_update_goes_in_batches_to_verified_opted_in_signers_only(
-    audience, organiser, deliver
-):
+def test_an_update_goes_in_batches_to_verified_opted_in_signers_only(audience, organiser, deliver):
     update = update_for(audience, organiser)
     assert update.total == len(OPTED_IN)
     assert run_to_the_end(update, batch_size=3) == 3

@@ -25,6 +25,7 @@ from petition.models import (
 
 pytestmark = pytest.mark.django_db
 
+
 def signed(letter, email, *, verify=True, **fields):
     data = {"name": "Pat Public", "visibility": "public", **fields}
     services.sign(letter=letter, email=email, **data)
@@ -194,7 +195,11 @@ def test_a_viewer_cannot_edit_moderate_or_export(client, world):
     viewer_pk = Organiser.objects.get(user=world["viewer"]).pk
     forbidden = [
         ("get", reverse("organiser:edit", args=[slug]), {}),
-        ("post", reverse("organiser:edit", args=[slug]), {"title": "T", "addressee": "A", "body": "B"}),
+        (
+            "post",
+            reverse("organiser:edit", args=[slug]),
+            {"title": "T", "addressee": "A", "body": "B"},
+        ),
         ("get", reverse("organiser:settings", args=[slug]), {}),
         ("post", reverse("organiser:settings", args=[slug]), {"allow_public": "on", "goal": "5"}),
         ("post", reverse("organiser:close", args=[slug]), {}),
@@ -203,10 +208,18 @@ def test_a_viewer_cannot_edit_moderate_or_export(client, world):
         ("get", reverse("organiser:signatures", args=[slug]), {}),
         ("post", reverse("organiser:hide", args=[slug, public_id]), {"reason": "spam"}),
         ("post", reverse("organiser:restore", args=[slug, world["hidden"].public_id]), {}),
-        ("post", reverse("organiser:export_download", args=[slug]), {"format": "csv", "status": "all"}),
+        (
+            "post",
+            reverse("organiser:export_download", args=[slug]),
+            {"format": "csv", "status": "all"},
+        ),
         ("post", reverse("organiser:updates", args=[slug]), {"subject": "S", "body": "B"}),
         ("get", reverse("organiser:team", args=[slug]), {}),
-        ("post", reverse("organiser:invite", args=[slug]), {"email": "x@example.org", "role": "owner"}),
+        (
+            "post",
+            reverse("organiser:invite", args=[slug]),
+            {"email": "x@example.org", "role": "owner"},
+        ),
         ("post", reverse("organiser:set_role", args=[slug, viewer_pk]), {"role": "owner"}),
         ("post", reverse("organiser:remove_organiser", args=[slug, viewer_pk]), {}),
     ]
@@ -264,7 +277,7 @@ def test_my_letters_lists_my_letters_with_figures_from_the_tally(
     text = body(response)
     assert world["letter"].title in text
     assert "Someone else" not in text
-    assert "<strong class=\"figure\">2</strong> verified" in text
+    assert '<strong class="figure">2</strong> verified' in text
 
 
 def test_base_page_links_to_my_letters_when_signed_in(client, organiser):
@@ -331,9 +344,7 @@ def test_draft_edits_change_the_text_without_versions(client, organiser):
     assert not letter.versions.exists()
 
 
-def test_edit_after_publication_makes_a_new_version_and_keeps_what_people_signed(
-    client, world
-):
+def test_edit_after_publication_makes_a_new_version_and_keeps_what_people_signed(client, world):
     letter = world["letter"]
     client.force_login(world["editor"])
     response = client.post(
@@ -355,7 +366,10 @@ def test_edit_after_publication_makes_a_new_version_and_keeps_what_people_signed
 def test_editing_only_the_addressee_makes_no_new_version(world):
     letter = world["letter"]
     services.edit_letter(
-        letter_id=letter.pk, actor=world["owner"], title=letter.title, addressee="CEO",
+        letter_id=letter.pk,
+        actor=world["owner"],
+        title=letter.title,
+        addressee="CEO",
         body=letter.body,
     )
     assert letter.versions.count() == 1
@@ -364,8 +378,11 @@ def test_editing_only_the_addressee_makes_no_new_version(world):
 def test_versions_page_shows_each_version_its_count_and_the_change(client, world):
     letter = world["letter"]
     services.edit_letter(
-        letter_id=letter.pk, actor=world["owner"], title=letter.title,
-        addressee=letter.addressee, body="We ask you to *pause*.",
+        letter_id=letter.pk,
+        actor=world["owner"],
+        title=letter.title,
+        addressee=letter.addressee,
+        body="We ask you to *pause*.",
     )
     page = client.get(reverse("letter_versions", args=[letter.slug]))
     text = body(page)
@@ -528,7 +545,9 @@ def test_the_last_owner_cannot_be_demoted_or_removed(world):
     owner_row = Organiser.objects.get(user=world["owner"])
     with pytest.raises(services.WorkspaceError):
         services.set_organiser_role(
-            letter_id=world["letter"].pk, organiser_id=owner_row.pk, actor=world["owner"],
+            letter_id=world["letter"].pk,
+            organiser_id=owner_row.pk,
+            actor=world["owner"],
             role="viewer",
         )
     with pytest.raises(services.WorkspaceError):
@@ -597,9 +616,7 @@ def test_hide_needs_a_reason(client, world):
     assert not world["public"].is_hidden
 
 
-def test_moderation_is_in_the_audit_log_for_every_organiser_without_signer_identity(
-    client, world
-):
+def test_moderation_is_in_the_audit_log_for_every_organiser_without_signer_identity(client, world):
     letter, public = world["letter"], world["public"]
     client.force_login(world["editor"])
     client.post(
@@ -630,25 +647,42 @@ def test_search_finds_by_name_email_and_employer(client, world):
 def test_search_and_list_respect_the_privacy_table(client, world):
     letter = world["letter"]
     signed(
-        letter, "privmarker@example.com", name="PRIVNAMEMARKER", visibility="private",
-        city="PRIVCITYMARKER", affiliation="PRIVAFFMARKER",
+        letter,
+        "privmarker@example.com",
+        name="PRIVNAMEMARKER",
+        visibility="private",
+        city="PRIVCITYMARKER",
+        affiliation="PRIVAFFMARKER",
     )
     # Pending private signers still hold a name and address; organisers never see them.
     signed(
-        letter, "pendprivmarker@example.com", name="PENDPRIVMARKER", visibility="private",
+        letter,
+        "pendprivmarker@example.com",
+        name="PENDPRIVMARKER",
+        visibility="private",
         verify=False,
     )
     signed(
-        letter, "anon2@example.com", name="Anon Two", visibility="anonymous",
-        affiliation="ANONAFFMARKER", city="Shown City", show_city=True,
+        letter,
+        "anon2@example.com",
+        name="Anon Two",
+        visibility="anonymous",
+        affiliation="ANONAFFMARKER",
+        city="Shown City",
+        show_city=True,
     )
     client.force_login(world["editor"])
     url = reverse("organiser:signatures", args=[letter.slug])
     listing = body(client.get(url, {"status": "all"}))
     assert "ANONNAMEMARKER" in listing and "anonmarker@example.com" in listing
     assert "Shown City" in listing
-    for secret in ("PENDPRIVMARKER", "pendprivmarker@", "PRIVCITYMARKER", "PRIVAFFMARKER",
-                   "ANONAFFMARKER"):
+    for secret in (
+        "PENDPRIVMARKER",
+        "pendprivmarker@",
+        "PRIVCITYMARKER",
+        "PRIVAFFMARKER",
+        "ANONAFFMARKER",
+    ):
         assert secret not in listing
     for probe in ("pendprivmarker", "PENDPRIV", "PRIVAFF", "ANONAFF"):
         assert "Private signer" not in body(client.get(url, {"q": probe, "status": "all"}))
@@ -683,7 +717,9 @@ def test_organisers_get_one_mail_when_the_goal_is_passed(world, deliver):
     sent_before = len(outbox)
     mails = [m for m in outbox if "goal" in m.subject]
     assert sorted(m.to[0] for m in mails) == [
-        "editor@example.org", "organiser@example.org", "viewer@example.org",
+        "editor@example.org",
+        "organiser@example.org",
+        "viewer@example.org",
     ]
     assert Milestone.objects.filter(letter=letter, threshold=3).count() == 1
     # Falling under the goal and passing it again mails nobody.

@@ -124,7 +124,26 @@ class Command(BaseCommand):
 
         counts = self._replay(entries, slug)
         self.stdout.write("counts: " + json.dumps(counts, sort_keys=True))
+        self._compare_with_site(get_json, slug, counts)
         self.stdout.write(self.style.SUCCESS("audit passed"))
+
+    def _compare_with_site(self, get_json, slug: str, counts: dict) -> None:
+        """Set the replayed counts beside the ones the site shows. A difference is reported, not
+        fatal: the checkpoint may trail the live tally by up to a minute."""
+        try:
+            shown = get_json(f"/api/letters/{urllib.parse.quote(slug)}/counts")["counts"]
+        except (AuditFailure, KeyError, TypeError):
+            self.stdout.write("site counts: not available")
+            return
+        keys = ["verified", "public", "anonymous", "private", "employees", "cosigners"]
+        differ = [k for k in keys if shown.get(k) != counts.get(k)]
+        if differ:
+            self.stdout.write(
+                "site counts differ on " + ", ".join(differ) + f": the site shows {shown} "
+                "(a checkpoint can trail the live tally by up to a minute; audit again)"
+            )
+        else:
+            self.stdout.write("site counts: the tally the site shows matches the log")
 
     def _state_path(self, state_dir, base: str, slug: str) -> Path:
         folder = Path(state_dir) if state_dir else Path(settings.VAR_DIR) / "auditlog"
