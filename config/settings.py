@@ -72,7 +72,7 @@ def mailer_from_url(url: str) -> dict:
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     if parts.scheme == "console":
-        return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+        return {"BACKEND": "petition.mailbackends.ConsoleBackend"}
     if parts.scheme not in {"smtp", "smtps"}:
         raise ImproperlyConfigured(f"EMAIL_URL scheme {parts.scheme!r} is not supported.")
     return {
