@@ -220,9 +220,12 @@ class LetterSettingsForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         if not any(data.get(f) for f in ("allow_public", "allow_anonymous", "allow_private")):
-            raise forms.ValidationError("Offer signers at least one way to sign.")
+            self.add_error(None, "Offer signers at least one way to sign.")
         if not (data.get("accepts_individuals") or data.get("accepts_organisations")):
-            raise forms.ValidationError("Let people sign, or organisations co-sign, or both.")
+            self.add_error(None, "Let people sign, or organisations co-sign, or both.")
+        if self.non_field_errors():
+            # Said above in words; the database's own constraint messages would only repeat it.
+            self._validate_constraints = False
         if data.get("employees_only") and not data.get("employer_domains"):
             self.add_error("employer_domains", "Name the employer domains employees sign from.")
         return data

@@ -505,6 +505,8 @@ class AuditEvent(models.Model):
         ROLE = "role", "changed an organiser's role"
         REMOVE = "remove", "removed an organiser"
         UPDATE = "update", "sent an update"
+        APPROVE_COSIGN = "cosign-approve", "approved a co-signature"
+        REJECT_COSIGN = "cosign-reject", "rejected a co-signature"
 
     letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="audit_events")
     actor = models.ForeignKey(

@@ -1050,6 +1050,9 @@ def approve_cosign(*, cosignature_id: int, by) -> bool:
         return False
     cosignature.refresh_from_db()
     _count_cosign(cosignature, +1, "approve")
+    _audit(
+        cosignature.letter_id, by, AuditEvent.Action.APPROVE_COSIGN, target=cosignature.display_name
+    )
     for address in _organisation_admin_emails(cosignature.organisation_id):
         emails.cosign_approved(cosignature, to=address)
     return True
@@ -1071,6 +1074,9 @@ def reject_cosign(*, cosignature_id: int, by) -> bool:
     cosignature = CoSignature.objects.select_related("letter").get(pk=cosignature_id)
     if was_listed:
         _count_cosign(cosignature, -1, "reject")
+    _audit(
+        cosignature.letter_id, by, AuditEvent.Action.REJECT_COSIGN, target=cosignature.display_name
+    )
     for address in _organisation_admin_emails(cosignature.organisation_id):
         emails.cosign_rejected(cosignature, to=address)
     return True

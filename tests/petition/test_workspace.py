@@ -739,3 +739,69 @@ def test_round_number_milestone_is_recorded_once(world):
     ]
     assert services.check_milestones(letter_id=letter.pk) == []
     assert Mail.objects.filter(kind="milestone").count() == 3
+
+
+def test_co_signature_decisions_are_in_the_audit_log(client, world):
+    from accounts.models import Organisation
+    from petition.models import CoSignature
+
+    letter = world["letter"]
+    org = Organisation.objects.create(name="Friends of the Earth", slug="foe")
+    cosignature = CoSignature.objects.create(
+        letter=letter, organisation=org, display_name="Friends of the Earth", sort_key="friends"
+    )
+    services.approve_cosign(cosignature_id=cosignature.pk, by=world["editor"])
+    services.reject_cosign(cosignature_id=cosignature.pk, by=world["owner"])
+    client.force_login(world["viewer"])
+    text = body(client.get(reverse("organiser:audit", args=[letter.slug])))
+    assert "Approved a co-signature: Friends of the Earth" in text
+    assert "Rejected a co-signature: Friends of the Earth" in text
+
+
+# --- The whole way, through the pages alone -------------------------------------------------------
+
+
+def test_an_organiser_takes_a_letter_from_draft_to_an_export_through_the_pages(
+    client, organiser, deliver
+):
+    from django.test import Client
+
+    from tests.conftest import link_in, sign_data
+
+    client.force_login(organiser)
+    client.post(
+        reverse("organiser:create"),
+        {"title": "Drop the contract", "addressee": "The Board", "body": "Please *drop* it."},
+    )
+    letter = Letter.objects.get(title="Drop the contract")
+    slug = letter.slug
+    response = client.post(
+        reverse("organiser:settings", args=[slug]),
+        {
+            "goal": "1",
+            "allow_public": "on",
+            "allow_anonymous": "on",
+            "accepts_individuals": "on",
+            "block_disposable": "on",
+        },
+    )
+    assert response.status_code == 302
+    client.post(reverse("organiser:publish", args=[slug]))
+
+    signer = Client()
+    signer.post(reverse("sign", args=[slug]), sign_data(name="Grace Hopper", email="g@example.com"))
+    signer.post(link_in(deliver()[-1], "/confirm/"))
+    overview = body(client.get(reverse("organiser:letter", args=[slug])))
+    assert "<strong>1</strong> verified signature" in overview
+    assert "Grace Hopper" in body(client.get(reverse("organiser:signatures", args=[slug])))
+
+    client.post(reverse("organiser:close", args=[slug]))
+    response = client.post(
+        reverse("organiser:export_download", args=[slug]),
+        {"what": "signatures", "format": "csv", "status": "counted"},
+    )
+    exported = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert "Grace Hopper,g@example.com" in exported
+    assert any("passed its goal" in m.subject for m in deliver())
+    log = body(client.get(reverse("organiser:exports", args=[slug])))
+    assert "organiser@example.org" in log and "status: counted" in log
