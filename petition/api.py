@@ -80,6 +80,8 @@ def counts(letter: Letter) -> dict:
 def cached_counts(slug: str) -> dict | None:
     """counts() for a listed letter, from the cache for a couple of seconds; None if no such
     letter. A cache that is down only costs the DB read: the answer is served all the same."""
+    if len(slug) > Letter._meta.get_field("slug").max_length:
+        return None  # no letter has such a slug; and the cache key stays short
     key = f"tally:counts:{slug}"
     cache_up = True
     try:

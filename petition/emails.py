@@ -6,8 +6,11 @@ import json
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Replace
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import escape
 
 from . import tasks, tokens
 from .models import Level, Mail, Signature
@@ -87,8 +90,14 @@ def verification(signature: Signature) -> Mail:
     )
 
 
-def confirmation(signature: Signature, *, to: str, receipt: dict | None) -> Mail:
-    """Sent once a signature is verified; `to` is passed in because a private one is erased."""
+# Stands in the confirmation mail until the receipt exists: the mail is rendered before the
+# verification takes the letter's hot rows (tally, log), and the receipt is written in after.
+RECEIPT_PLACEHOLDER = "[[receipt-placeholder-7f3c]]"
+
+
+def confirmation(signature: Signature, *, to: str) -> Mail:
+    """Sent once a signature is verified; `to` is passed in because a private one is erased.
+    Call attach_receipt() in the same transaction once the log entry is made."""
     letter = signature.letter
     return queue(
         kind="confirmation",
@@ -100,9 +109,17 @@ def confirmation(signature: Signature, *, to: str, receipt: dict | None) -> Mail
             "letter_url": absolute(letter.get_absolute_url()),
             "manage_url": manage_url(signature),
             "level_sentence": LEVEL_SENTENCES[signature.visibility],
-            "receipt_json": json.dumps(receipt, indent=1) if receipt else "",
+            "receipt_json": RECEIPT_PLACEHOLDER,
             "check_url": absolute(reverse("log_check", kwargs={"slug": letter.slug})),
         },
+    )
+
+
+def attach_receipt(mail: Mail, receipt: dict) -> None:
+    receipt_json = json.dumps(receipt, indent=1)
+    Mail.objects.filter(pk=mail.pk).update(
+        text=Replace("text", Value(RECEIPT_PLACEHOLDER), Value(receipt_json)),
+        html=Replace("html", Value(RECEIPT_PLACEHOLDER), Value(escape(receipt_json))),
     )
 
 

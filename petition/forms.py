@@ -1,7 +1,7 @@
 from django import forms
 
 
-from .models import LEVEL_ORDER, Letter, Level
+from .models import LEVEL_ORDER, SETTINGS_FIELDS, Letter, Level
 
 # The best-known throwaway-mail domains. A letter refuses them when "block disposable" is on.
 DISPOSABLE_DOMAINS = frozenset(
@@ -165,19 +165,7 @@ class DateTimeInput(forms.DateTimeInput):
 class LetterSettingsForm(forms.ModelForm):
     class Meta:
         model = Letter
-        fields = [
-            "deadline",
-            "goal",
-            "allow_public",
-            "allow_anonymous",
-            "allow_private",
-            "employer_domains",
-            "employees_only",
-            "block_disposable",
-            "accepts_individuals",
-            "accepts_organisations",
-            "auto_approve_verified_orgs",
-        ]
+        fields = list(SETTINGS_FIELDS)
         labels = {
             "deadline": "Deadline (UTC)",
             "goal": "Signature goal",

@@ -162,6 +162,22 @@ class Organiser(models.Model):
         return f"{self.user} ({self.role}) on {self.letter}"
 
 
+# The letter settings an organiser may change on the settings page.
+SETTINGS_FIELDS = (
+    "deadline",
+    "goal",
+    "allow_public",
+    "allow_anonymous",
+    "allow_private",
+    "employer_domains",
+    "employees_only",
+    "block_disposable",
+    "accepts_individuals",
+    "accepts_organisations",
+    "auto_approve_verified_orgs",
+)
+
+
 class LetterVersion(models.Model):
     """The text as published; an edit after publication makes a new version."""
 

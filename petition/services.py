@@ -16,6 +16,7 @@ from accounts.models import Membership, Organisation
 from . import emails, tasks, tlog
 from .models import (
     LEVEL_ORDER,
+    SETTINGS_FIELDS,
     CoSignature,
     DailyTally,
     DomainTally,
@@ -206,12 +207,15 @@ def verify(*, signature_id: int) -> tuple[Signature, dict | None]:
         _erase_identity(signature)
     signature.save()
     ensure_tally(letter.pk)
+    # Everything that can be done before the letter's hot rows (its tally and log head, which
+    # every verification of the letter locks until commit) is done first, the mail included.
+    mail = emails.confirmation(signature, to=address)
     _count(signature, +1)
     index = _log(signature, "sign")
     receipt = tlog.receipt(
         letter, index=index, salt=salt, ref=signature.log_ref, identifier=str(signature.public_id)
     )
-    emails.confirmation(signature, to=address, receipt=receipt)
+    emails.attach_receipt(mail, receipt)
     return signature, receipt
 
 
@@ -389,20 +393,6 @@ RESERVED_SLUGS = {"new", "invites"}
 UPDATE_BATCH_SIZE = 200
 
 
-# The letter settings an organiser may change on the settings page.
-SETTINGS_FIELDS = (
-    "deadline",
-    "goal",
-    "allow_public",
-    "allow_anonymous",
-    "allow_private",
-    "employer_domains",
-    "employees_only",
-    "block_disposable",
-    "accepts_individuals",
-    "accepts_organisations",
-    "auto_approve_verified_orgs",
-)
 
 
 def _audit(letter_id: int, actor, action: str, *, target: str = "", reason: str = "") -> None:
