@@ -327,9 +327,10 @@ class Signature(models.Model):
             ),
         ]
         indexes = [
-            # Letter page: the latest listed signers of a letter, newest first.
+            # Letter page, tally and API: the latest listed signers of a letter, newest first
+            # (the id breaks ties, so a page is read straight off the index, never sorted).
             models.Index(
-                fields=["letter", "-verified_at"],
+                fields=["letter", "-verified_at", "-id"],
                 name="sig_listed_idx",
                 condition=Q(status="verified", is_hidden=False) & ~Q(visibility="private"),
             ),
