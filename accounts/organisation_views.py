@@ -12,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from petition import ratelimit
 from petition.models import CoSignature
 
 from . import services, tokens
@@ -47,6 +48,8 @@ def organisation_list(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def organisation_create(request):
+    if request.method == "POST" and not ratelimit.allow_org_request(request, "org-create"):
+        return render(request, "429.html", status=429)
     form = OrganisationForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         organisation = services.create_organisation(user=request.user, **form.cleaned_data)
@@ -119,6 +122,8 @@ def organisation_invite_send(request, slug: str):
         for error in form.errors.values():
             messages.error(request, " ".join(error))
         return redirect(organisation)
+    if not ratelimit.allow_org_request(request, "org-invite", to=form.cleaned_data["email"]):
+        return render(request, "429.html", status=429)
     services.invite(
         organisation=organisation,
         email=form.cleaned_data["email"],

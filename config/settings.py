@@ -162,7 +162,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # RedisCache that answers a miss, instead of raising, while Redis is unreachable.
+            "BACKEND": "config.cache.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
             # A Redis blip must not turn a page into an error: cache misses are served from the DB.
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
@@ -275,6 +276,8 @@ RESEND_LIMIT = env_str("RESEND_LIMIT", "3/h")
 SIGN_LIMIT_PER_IP = env_str("SIGN_LIMIT_PER_IP", "60/h")
 SIGN_LIMIT_PER_EMAIL = env_str("SIGN_LIMIT_PER_EMAIL", "5/h")
 MANAGE_LIMIT = env_str("MANAGE_LIMIT", "5/h")
+# Co-signing, creating an organisation and inviting people: per IP, per account, per invitee.
+ORG_REQUEST_LIMIT = env_str("ORG_REQUEST_LIMIT", "20/h")
 SIGNERS_PER_PAGE = 50
 # The public log's Ed25519 key, as made by `manage.py generate_log_key`. Unset: one is made
 # under var/ on first use (the embedded default); production sets it from a secret store.

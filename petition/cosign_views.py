@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Organisation
 
-from . import services
+from . import ratelimit, services
 from .forms import CosignForm, PinForm
 from .models import CoSignature, Letter
 from .organiser_views import EDITORS, _letter_for_organiser
@@ -50,6 +50,8 @@ def cosign(request, slug: str):
     if request.method == "POST":
         if not letter.takes_cosignatures:
             return render(request, "petition/closed.html", {"letter": letter}, status=403)
+        if not ratelimit.allow_org_request(request, "cosign"):
+            return render(request, "petition/too_many.html", {"letter": letter}, status=429)
         if form.is_valid():
             try:
                 cosignature = services.cosign(

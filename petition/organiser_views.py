@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from . import emails, exports, services
+from . import emails, exports, ratelimit, services
 from .forms import (
     ExportForm,
     HideForm,
@@ -265,6 +265,8 @@ def invite(request, slug: str):
     letter = _letter_for_organiser(request, slug, roles=OWNERS)
     form = InviteForm(request.POST)
     if form.is_valid():
+        if not ratelimit.allow_org_request(request, "team-invite", to=form.cleaned_data["email"]):
+            return render(request, "petition/too_many.html", {"letter": letter}, status=429)
         try:
             services.invite_organiser(letter_id=letter.pk, actor=request.user, **form.cleaned_data)
         except services.WorkspaceError as exc:

@@ -51,3 +51,18 @@ def client_ip(request) -> str:
         if forwarded:
             return forwarded.split(",")[-1].strip()
     return request.META.get("REMOTE_ADDR", "")
+
+
+# --- Organisation requests (issue 8) -------------------------------------------------------------
+
+
+def allow_org_request(request, scope: str, *, to: str = "") -> bool:
+    """Count one organisation request (co-sign, create an organisation, invite someone) per IP,
+    per account address and, for an invitation, per invited address (so nobody's inbox can be
+    flooded through the site); False once any is over ORG_REQUEST_LIMIT."""
+    rate = settings.ORG_REQUEST_LIMIT
+    allowed = hit(f"{scope}-ip", client_ip(request), rate)
+    allowed = hit(f"{scope}-email", request.user.email.lower(), rate) and allowed
+    if to:
+        allowed = hit(f"{scope}-to", to.strip().lower(), rate) and allowed
+    return allowed

@@ -34,7 +34,7 @@ from petition.models import Letter, Signature
 
 pytestmark = pytest.mark.django_db
 
-# --- the URLconf --------------------------------------------------------------------------------
+# --- the URLconf ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ def all_routes() -> list[Route]:
                         namespace=":".join(namespaces),
                     )
                 )
+
     walk(get_resolver().url_patterns, "", "", [])
     return found
 
@@ -90,9 +91,7 @@ def concrete_urls(route: Route, fillers: dict[str, list[str]], limit: int = 12) 
         missing = [p for p in params if p not in fillers]
         if missing:
             raise Unfillable(f"{route.display} ({route.name or 'unnamed'}): {missing}")
-        for values in itertools.islice(
-            itertools.product(*(fillers[p] for p in params)), limit
-        ):
+        for values in itertools.islice(itertools.product(*(fillers[p] for p in params)), limit):
             url = "/" + fmt % dict(zip(params, values, strict=True))
             try:
                 match = resolve(url)
@@ -105,7 +104,7 @@ def concrete_urls(route: Route, fillers: dict[str, list[str]], limit: int = 12) 
     return urls
 
 
-# --- the world: a victim's private data and people with no right to it --------------------------
+# --- the world: a victim's private data and people with no right to it ----------------------------
 
 PASSWORD = "a-long-test-password-Zq9"
 
@@ -199,9 +198,7 @@ def build_world(django_user_model, make_letter) -> World:
         verify=False,
     )
     # Public but pending, hidden by a moderator, withdrawn: none is listed.
-    _signature(
-        letter, email="pendingmarker@example.com", name="PENDINGNAMEMARKER", verify=False
-    )
+    _signature(letter, email="pendingmarker@example.com", name="PENDINGNAMEMARKER", verify=False)
     hidden = _signature(letter, email="hiddenmarker@example.com", name="HIDDENNAMEMARKER")
     Signature.objects.filter(pk=hidden.pk).update(is_hidden=True, hidden_reason="HIDREASONMARKER")
     withdrawn = _signature(letter, email="withdrawnmarker@example.com", name="WITHDRAWNNAMEMARKER")
@@ -251,7 +248,9 @@ def build_world(django_user_model, make_letter) -> World:
     ids = {"signature_id": own.pk, "letter_id": other_letter.pk, "email_hash": own.email_hash}
     foreign = [tokens.make(tokens.VERIFY, **ids), tokens.make(tokens.MANAGE, **ids)]
     wrong_letter = tokens.make(
-        tokens.MANAGE, signature_id=anonymous.pk, letter_id=other_letter.pk,
+        tokens.MANAGE,
+        signature_id=anonymous.pk,
+        letter_id=other_letter.pk,
         email_hash=anonymous.email_hash,
     )
     signature_type = ContentType.objects.get_for_model(Signature)
@@ -299,9 +298,7 @@ def _organisations(world: World, org_member) -> dict[str, list[str]]:
         email_domains="orgxdomainmarker.example",
         description="Public description of X",
     )
-    membership = Membership.objects.create(
-        organisation=x, user=victim, role=Membership.Role.ADMIN
-    )
+    membership = Membership.objects.create(organisation=x, user=victim, role=Membership.Role.ADMIN)
     y = Organisation.objects.create(name="Organisation Y", slug="organisation-y")
     Membership.objects.create(organisation=y, user=org_member, role=Membership.Role.ADMIN)
     org_invite = OrganisationInvite.objects.create(
@@ -340,7 +337,7 @@ def _organisations(world: World, org_member) -> dict[str, list[str]]:
     return {"slugs": [x.slug], "ids": [str(obj.pk) for obj in ids]}
 
 
-# --- the walk ------------------------------------------------------------------------------------
+# --- the walk -------------------------------------------------------------------------------------
 
 
 def walk_urls(world: World) -> tuple[list[tuple[Route, str]], list[str]]:
@@ -413,7 +410,7 @@ def insider_pages(world: World, pairs) -> set[str]:
     return private
 
 
-# --- tests -----------------------------------------------------------------------------------------
+# --- tests ----------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -499,4 +496,3 @@ def test_an_organiser_of_another_letter_cannot_open_the_workspace_of_letter_a(wo
         for url in concrete_urls(route, world.fillers):
             if world.letter.slug in url or world.draft.slug in url:
                 assert client.get(url).status_code in (403, 404), url
-

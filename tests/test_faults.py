@@ -23,13 +23,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from config.celery import app as celery_app
 from petition import services, tasks
 from petition.models import Mail, Signature, Tally
 from tests.conftest import ROOT, SmtpSink, Worker, broker, free_port, sign_data, wait_for
-
-slow = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def confirm_link(text: str) -> str:
@@ -54,7 +53,7 @@ def settle_and_count(sink: SmtpSink, to: str, seconds: float) -> int:
     return len(sink.texts(to))
 
 
-# --- 1. Redis down ------------------------------------------------------------------------------
+# --- 1. Redis down --------------------------------------------------------------------------------
 
 
 @pytest.mark.slow
@@ -63,10 +62,11 @@ def test_redis_down_while_people_sign_loses_no_signature_and_no_mail(
     client, letter, real_mail, settings
 ):
     redis, smtp = real_mail["redis"], real_mail["smtp"]
-    # The cache (rate limits, and whatever pages cache) on the same Redis that goes down.
+    # The cache (rate limits, allauth's limits, cached counts) on the same Redis that goes down,
+    # with the production backend.
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.FailSoftRedisCache",
             "LOCATION": redis.url.rsplit("/", 1)[0] + "/1",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
@@ -90,10 +90,23 @@ def test_redis_down_while_people_sign_loses_no_signature_and_no_mail(
     assert client.get("/").status_code == 200
     assert Signature.objects.filter(email__in=signers, status="pending").count() == 3
     assert Mail.objects.filter(kind="verification", to__in=signers).count() == 3
+    # Accounts too: allauth keeps its rate limits in the cache.
+    login = client.post(reverse("account_login"), {"login": "x@example.org", "password": "nope"})
+    assert login.status_code == 200, "a wrong password gets the form again, not a 500"
+    signup = client.post(
+        reverse("account_signup"),
+        {
+            "email": "newcomer@example.org",
+            "password1": "a-long-pass-42x",
+            "password2": "a-long-pass-42x",
+        },
+    )
+    assert signup.status_code == 302
+    assert Mail.objects.filter(to="newcomer@example.org").count() == 1
 
     redis.start()  # same port, empty: whatever was queued before is gone
     services.requeue_unsent_mail(older_than=0)
-    for email in signers:
+    for email in [*signers, "newcomer@example.org"]:
         wait_for(lambda e=email: smtp.texts(e), 60, what=f"mail to {email} after Redis is back")
     wait_for(lambda: not Mail.objects.exists(), 15, what="outbox to empty")
 
@@ -105,7 +118,23 @@ def test_redis_down_while_people_sign_loses_no_signature_and_no_mail(
         assert len([t for t in smtp.texts(email) if "/confirm/" in t]) == 1, email
 
 
-# --- 2. worker killed mid-send ------------------------------------------------------------------
+def test_the_cache_turns_an_unreachable_redis_into_misses():
+    from config.cache import FailSoftRedisCache
+
+    dead = FailSoftRedisCache(
+        f"redis://127.0.0.1:{free_port()}/0",
+        {"OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}},
+    )
+    assert dead.get("k", "default") == "default"
+    assert dead.get_many(["a", "b"]) == {}
+    dead.set("k", 1)
+    assert dead.add("lock", 1) is True, "a lock nobody else can hold is taken"
+    assert dead.delete("k") is False
+    with pytest.raises(RedisConnectionError):
+        dead.incr("counter")  # a count that cannot be kept is not pretended
+
+
+# --- 2. worker killed mid-send --------------------------------------------------------------------
 
 
 class GatedSink(SmtpSink):
@@ -164,7 +193,8 @@ def test_worker_killed_mid_send_the_mail_arrives_exactly_once(
             wait_for(lambda: sink.texts("ida@example.com"), 60, what="the mail, resent")
             wait_for(lambda: not Mail.objects.exists(), 15, what="outbox to empty")
             wait_for(
-                lambda: f"[{received.group(1)}] received" in "".join(second.lines), 20,
+                lambda: f"[{received.group(1)}] received" in "".join(second.lines),
+                20,
                 what="the broker to redeliver the unacknowledged message",
             )
             assert settle_and_count(sink, "ida@example.com", seconds=5) == 1
@@ -173,7 +203,7 @@ def test_worker_killed_mid_send_the_mail_arrives_exactly_once(
         second.stop()
 
 
-# --- 3. SMTP server refusing ---------------------------------------------------------------------
+# --- 3. SMTP server refusing ----------------------------------------------------------------------
 
 
 @pytest.mark.slow
@@ -192,7 +222,8 @@ def test_smtp_server_refusing_for_a_while_the_mail_goes_out_once_when_it_is_back
             )
             assert response.status_code == 302
             wait_for(
-                lambda: Mail.objects.filter(attempts__gte=2).exists(), 30,
+                lambda: Mail.objects.filter(attempts__gte=2).exists(),
+                30,
                 what="two refused attempts",
             )
             mail = Mail.objects.get()
@@ -203,7 +234,8 @@ def test_smtp_server_refusing_for_a_while_the_mail_goes_out_once_when_it_is_back
             restart_sink(sink)
             attempts = mail.attempts
             wait_for(
-                lambda: Mail.objects.filter(attempts__gt=attempts).exists(), 30,
+                lambda: Mail.objects.filter(attempts__gt=attempts).exists(),
+                30,
                 what="a refused DATA",
             )
             assert Mail.objects.get().last_error.startswith("SMTP")
@@ -217,9 +249,19 @@ def test_smtp_server_refusing_for_a_while_the_mail_goes_out_once_when_it_is_back
     assert Signature.objects.filter(email="lise@example.com", status="pending").exists()
 
 
-# --- 4. PostgreSQL restarted ---------------------------------------------------------------------
+# --- 4. PostgreSQL restarted ----------------------------------------------------------------------
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+def _pg_bin() -> Path | None:
+    """The server binaries (initdb, pg_ctl): Debian keeps them out of PATH, per version."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+    if versions:
+        return versions[-1]
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+PG_BIN = _pg_bin()
 
 
 class PrivatePostgres:
@@ -241,14 +283,29 @@ class PrivatePostgres:
     def pg_ctl(self, *args: str) -> None:
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
         self.run(
-            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"),
-            "-o", options, "-w", *args,
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.dir / "log"),
+            "-o",
+            options,
+            "-w",
+            *args,
         )
 
     def start(self) -> None:
         self.run(
-            str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-            "-N", "-E", "UTF8", "--no-instructions",
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-N",
+            "-E",
+            "UTF8",
+            "--no-instructions",
         )
         self.pg_ctl("start")
 
@@ -257,9 +314,26 @@ class PrivatePostgres:
 
     def psql(self, database: str, sql: str) -> str:
         result = subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
-             "-v", "ON_ERROR_STOP=1", "-Atq", "-c", sql],
-            check=True, capture_output=True, text=True, timeout=60,
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-Atq",
+                "-c",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         return result.stdout.strip()
 
@@ -271,6 +345,8 @@ class PrivatePostgres:
 
 @pytest.fixture
 def private_postgres():
+    if PG_BIN is None:
+        pytest.fail("no PostgreSQL server binaries (initdb, pg_ctl): install postgresql")
     cluster = PrivatePostgres()
     started = time.monotonic()
     cluster.start()
@@ -331,26 +407,75 @@ def test_postgres_restarted_the_app_recovers_without_a_restart_of_its_own(
     # The schema of the test database (built from the models), loaded into the private cluster.
     test_db = django_settings.DATABASES["default"]
     schema = subprocess.run(
-        ["pg_dump", "-h", test_db["HOST"], "-p", str(test_db["PORT"] or 5432), "-U",
-         test_db["USER"], "--schema-only", "--no-owner", "--no-privileges", test_db["NAME"]],
-        check=True, capture_output=True, text=True, timeout=60,
+        [
+            "pg_dump",
+            "-h",
+            test_db["HOST"],
+            "-p",
+            str(test_db["PORT"] or 5432),
+            "-U",
+            test_db["USER"],
+            "--schema-only",
+            "--no-owner",
+            "--no-privileges",
+            test_db["NAME"],
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     ).stdout
     pg.psql("postgres", "CREATE DATABASE app")
     subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "-d", "app", "-q",
-         "-v", "ON_ERROR_STOP=1"],
-        input=schema, check=True, capture_output=True, text=True, timeout=60,
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(pg.port),
+            "-U",
+            "postgres",
+            "-d",
+            "app",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ],
+        input=schema,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     port = free_port()
     env = app_env(pg.url("app"), port, smtp_sink.port)
     subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", SETUP_LETTER],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
-         f"127.0.0.1:{port}", "--workers", "1", "--timeout", "30"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--timeout",
+            "30",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -385,7 +510,7 @@ def _answers(session, base: str) -> bool:
         return False
 
 
-# --- 5. the configuration that makes this work ---------------------------------------------------
+# --- 5. the configuration that makes this work ----------------------------------------------------
 
 
 def test_celery_acknowledges_late_and_requeues_on_worker_loss():
@@ -405,7 +530,7 @@ def test_tasks_have_time_limits_shorter_than_the_broker_visibility_timeout():
 
 def test_a_mail_claim_outlives_any_sending_attempt():
     """While a worker may still be sending, no re-queued copy can claim the same mail."""
-    assert django_settings.MAIL_CLAIM_SECONDS > celery_app.conf.task_time_limit
+    assert celery_app.conf.task_time_limit < django_settings.MAIL_CLAIM_SECONDS
 
 
 def test_sending_retries_transient_errors_with_jittered_backoff():

@@ -145,11 +145,31 @@ def test_rate_limit_keys_hold_no_address_or_ip(client, letter):
     assert not [k for k in keys if "secret-address" in k or "198.51.100.77" in k]
 
 
-def test_rate_limits_are_shared_by_every_web_process():
-    """Two gunicorn workers are two processes: the counters must live in Redis, not in memory."""
+SHARED_LIMIT_PROBE = """
+import django
+django.setup()
+from petition import ratelimit
+print([ratelimit.hit("shared-probe", "203.0.113.9", "2/h") for _ in range(2)])
+"""
+
+
+def test_rate_limits_are_shared_by_every_web_process(settings):
+    """Another process (a second gunicorn worker) spends the allowance; this one sees it spent."""
     if not os.environ.get("REDIS_URL"):
-        pytest.skip("runs with REDIS_URL set, as `make test` does")
-    assert django_settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
+        pytest.fail("runs with REDIS_URL set, as `make test` does")
+    assert settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    other = subprocess.run(
+        [sys.executable, "-c", SHARED_LIMIT_PROBE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert other.stdout.strip().splitlines()[-1] == "[True, True]"
+    assert ratelimit.hit("shared-probe", "203.0.113.9", "2/h") is False
 
 
 def test_allauth_locks_an_account_after_repeated_failed_logins(client, django_user_model, settings):
@@ -175,8 +195,9 @@ def test_allauth_rate_limits_answer_with_a_friendly_page(client, settings):
     settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "signup": "2/h/ip"}
     url = reverse("account_signup")
     statuses = [
-        client.post(url, {"email": f"new{n}@example.org", "password1": "x", "password2": "y"})
-        .status_code
+        client.post(
+            url, {"email": f"new{n}@example.org", "password1": "x", "password2": "y"}
+        ).status_code
         for n in range(3)
     ]
     assert statuses[:2] == [200, 200] and statuses[2] == 429
@@ -192,12 +213,84 @@ def test_allauth_rate_limits_are_configured():
         assert limits.get(action), action
 
 
+# --- organisation requests ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def org_admin(django_user_model):
+    from accounts import services as account_services
+
+    def make(email: str, organisations: int = 1):
+        user = django_user_model.objects.create_user(email=email, password="a-long-password-9")
+        orgs = [
+            account_services.create_organisation(user=user, name=f"{email} org {n}")
+            for n in range(organisations)
+        ]
+        return user, orgs
+
+    return make
+
+
+def test_cosigning_is_limited_per_account(client, make_letter, org_admin, settings):
+    settings.ORG_REQUEST_LIMIT = "2/h"
+    letter = make_letter(accepts_organisations=True)
+    user, orgs = org_admin("admin@ngo.example", organisations=3)
+    client.force_login(user)
+    url = reverse("cosign", args=[letter.slug])
+    statuses = [
+        client.post(url, {"organisation": org.slug}, REMOTE_ADDR=f"198.51.100.{n}").status_code
+        for n, org in enumerate(orgs)
+    ]
+    assert statuses == [302, 302, 429]
+    assert letter.cosignatures.count() == 2
+
+
+def test_creating_organisations_is_limited_per_ip(client, django_user_model, settings):
+    from accounts.models import Organisation
+
+    settings.ORG_REQUEST_LIMIT = "2/h"
+    statuses = []
+    for n in range(3):  # three accounts from one address
+        user = django_user_model.objects.create_user(email=f"maker{n}@example.org")
+        client.force_login(user)
+        response = client.post(reverse("organisation_create"), {"name": f"Org {n}"})
+        statuses.append(response.status_code)
+    assert statuses == [302, 302, 429]
+    assert Organisation.objects.count() == 2
+    assert "Please wait a little" in response.content.decode()
+
+
+def test_invitations_to_one_address_are_limited_whoever_sends_them(client, org_admin, settings):
+    settings.ORG_REQUEST_LIMIT = "2/h"
+    statuses = []
+    for n in range(3):  # three admins of three organisations, from three addresses
+        user, (org,) = org_admin(f"admin{n}@ngo.example")
+        client.force_login(user)
+        response = client.post(
+            reverse("organisation_invite_send", args=[org.slug]),
+            {"email": "Target@Example.org", "role": "member"},
+            REMOTE_ADDR=f"198.51.100.{n}",
+        )
+        statuses.append(response.status_code)
+    assert statuses == [302, 302, 429]
+    assert Mail.objects.filter(to__iexact="target@example.org").count() == 2
+
+
+def test_inviting_organisers_is_limited(client, letter, organiser, settings):
+    settings.ORG_REQUEST_LIMIT = "2/h"
+    client.force_login(organiser)
+    url = reverse("organiser:invite", args=[letter.slug])
+    statuses = [
+        client.post(url, {"email": f"helper{n}@example.org", "role": "editor"}).status_code
+        for n in range(3)
+    ]
+    assert statuses == [302, 302, 429]
+
+
 # --- honeypot and disposable addresses ------------------------------------------------------------
 
 
-def test_a_bot_filling_the_honeypot_is_answered_like_a_person_and_nothing_is_stored(
-    client, letter
-):
+def test_a_bot_filling_the_honeypot_is_answered_like_a_person_and_nothing_is_stored(client, letter):
     response = sign(client, letter, email="bot@example.com", website="http://spam.example")
     assert response.status_code == 302
     assert response["Location"] == reverse("check_inbox", args=[letter.slug])
@@ -209,7 +302,7 @@ def test_the_honeypot_is_hidden_from_people_and_assistive_technology(client, let
     page = client.get(letter.get_absolute_url()).content.decode()
     start = page.index('name="website"')
     wrapper = page.rfind("<div", 0, start)
-    snippet = page[wrapper:start + 80]
+    snippet = page[wrapper : start + 80]
     assert 'class="hp"' in snippet and 'aria-hidden="true"' in snippet
     assert 'tabindex="-1"' in snippet and 'autocomplete="off"' in snippet
     css = (ROOT / "static" / "css" / "site.css").read_text()
@@ -315,9 +408,8 @@ def test_every_page_sends_the_policy_and_frame_protection_and_has_no_inline_code
             where = f"{url} as {'owner' if user else 'visitor'}"
             if not response.get("Content-Security-Policy"):
                 problems.append(f"{where}: no Content-Security-Policy")
-            if is_embed(route):
-                continue  # checked below
-            if response.get("X-Frame-Options") != "DENY":
+            # The embed widget may be framed (checked below); nothing else may.
+            if not is_embed(route) and response.get("X-Frame-Options") != "DENY":
                 problems.append(f"{where}: X-Frame-Options is {response.get('X-Frame-Options')}")
             if "html" in response.get("Content-Type", ""):
                 parser = InlineCode()
@@ -330,7 +422,7 @@ def test_every_page_sends_the_policy_and_frame_protection_and_has_no_inline_code
 def test_the_embed_widget_alone_may_be_framed(client, letter):
     embeds = [r for r in all_routes() if is_embed(r)]
     if not embeds:
-        pytest.skip("no embed widget in the URLconf yet")
+        pytest.fail("no embed widget in the URLconf")
     for route in embeds:
         url = "/" + route.forms[0][0] % {p: letter.slug for p in route.forms[0][1]}
         response = client.get(url)
@@ -348,9 +440,7 @@ def test_the_embed_widget_alone_may_be_framed(client, letter):
 
 def production_env(**extra) -> dict:
     db = django_settings.DATABASES["default"]
-    env = {
-        k: v for k, v in os.environ.items() if k not in {"DEBUG", "ALLOWED_HOSTS", "SITE_URL"}
-    }
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "ALLOWED_HOSTS", "SITE_URL"}}
     env.update(
         DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(50),
@@ -369,11 +459,20 @@ def test_check_deploy_is_clean_with_production_settings():
     # Production keeps the log's signing key in a secret store; `make check-deploy` does this too.
     env["LOG_SIGNING_KEY"] = subprocess.run(
         [sys.executable, "manage.py", "generate_log_key", "--name", "letters.example.org"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout.strip()
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout + result.stderr
@@ -413,7 +512,11 @@ print(json.dumps({
 def test_with_an_https_site_url_cookies_are_secure_and_hsts_is_sent():
     result = subprocess.run(
         [sys.executable, "-c", HTTPS_PROBE],
-        cwd=ROOT, env=production_env(), capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=production_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
