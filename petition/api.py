@@ -630,7 +630,11 @@ PATHS.update(
             "get": {
                 "operationId": "getLogEntries",
                 "summary": "Entries start <= index < end, at most 1,000 a page",
-                "parameters": [SLUG, _query("start", "first index"), _query("end", "past the last")],
+                "parameters": [
+                    SLUG,
+                    _query("start", "first index"),
+                    _query("end", "past the last"),
+                ],
                 "responses": {
                     "200": _json_response("The entries.", _ref("LogEntries")),
                     "400": BAD_LOG_PARAMETER,

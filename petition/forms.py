@@ -1,19 +1,56 @@
 from django import forms
 
-
 from .models import LEVEL_ORDER, SETTINGS_FIELDS, Letter, Level
 
 # The best-known throwaway-mail domains. A letter refuses them when "block disposable" is on.
 DISPOSABLE_DOMAINS = frozenset(
-    """
-    10minutemail.com 20minutemail.com 33mail.com anonbox.net dispostable.com dropmail.me
-    emailondeck.com fakeinbox.com getairmail.com getnada.com guerrillamail.biz guerrillamail.com
-    guerrillamail.de guerrillamail.net guerrillamail.org guerrillamailblock.com harakirimail.com
-    inboxkitten.com mail.tm mailcatch.com maildrop.cc mailinator.com mailinator.net mailnesia.com
-    mailpoof.com mintemail.com moakt.com mohmal.com mytemp.email sharklasers.com spamgourmet.com
-    temp-mail.io temp-mail.org tempail.com tempmail.com tempmail.dev tempmailo.com tempr.email
-    throwawaymail.com trashmail.com trashmail.de trashmail.net yopmail.com yopmail.fr yopmail.net
-    """.split()
+    [
+        "10minutemail.com",
+        "20minutemail.com",
+        "33mail.com",
+        "anonbox.net",
+        "dispostable.com",
+        "dropmail.me",
+        "emailondeck.com",
+        "fakeinbox.com",
+        "getairmail.com",
+        "getnada.com",
+        "guerrillamail.biz",
+        "guerrillamail.com",
+        "guerrillamail.de",
+        "guerrillamail.net",
+        "guerrillamail.org",
+        "guerrillamailblock.com",
+        "harakirimail.com",
+        "inboxkitten.com",
+        "mail.tm",
+        "mailcatch.com",
+        "maildrop.cc",
+        "mailinator.com",
+        "mailinator.net",
+        "mailnesia.com",
+        "mailpoof.com",
+        "mintemail.com",
+        "moakt.com",
+        "mohmal.com",
+        "mytemp.email",
+        "sharklasers.com",
+        "spamgourmet.com",
+        "temp-mail.io",
+        "temp-mail.org",
+        "tempail.com",
+        "tempmail.com",
+        "tempmail.dev",
+        "tempmailo.com",
+        "tempr.email",
+        "throwawaymail.com",
+        "trashmail.com",
+        "trashmail.de",
+        "trashmail.net",
+        "yopmail.com",
+        "yopmail.fr",
+        "yopmail.net",
+    ]
 )
 
 LEVEL_HELP = {

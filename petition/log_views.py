@@ -148,7 +148,10 @@ def _check_receipt(letter: Letter, text: str) -> dict:
     if receipt.get("letter") != letter.slug:
         return {"ok": False, "message": "This receipt is for another letter."}
     if tlog.ref_for(salt, id_bytes) != ref:
-        return {"ok": False, "message": "The receipt does not hold together: its ref does not match."}
+        return {
+            "ok": False,
+            "message": "The receipt does not hold together: its ref does not match.",
+        }
     entry = LogEntry.objects.filter(letter=letter, index=index).first()
     if entry is None or entry.ref != ref or json.loads(bytes(entry.data))["kind"] != "sign":
         return {"ok": False, "message": "No signature with this receipt is in the log."}
@@ -156,7 +159,10 @@ def _check_receipt(letter: Letter, text: str) -> dict:
     text = tlog.signer().verifier().verify(latest.note)
     _origin, size, root = notes.parse_checkpoint(text)
     if index >= size:
-        return {"ok": False, "message": "Your entry is newer than the latest checkpoint: try again in a minute."}
+        return {
+            "ok": False,
+            "message": "Your entry is newer than the latest checkpoint: try again in a minute.",
+        }
     path = tlog.inclusion_proof(letter, index, size)
     if not merkle.verify_inclusion(merkle.leaf_hash(bytes(entry.data)), index, size, path, root):
         return {"ok": False, "message": "The inclusion proof failed: please tell the organisers."}

@@ -3,7 +3,6 @@ import uuid
 
 import markdown
 import nh3
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -129,7 +128,7 @@ class Letter(models.Model):
         return render_markdown(self.body)
 
     def employer_domain_for(self, email: str) -> str:
-        """The employer domain an address belongs to, or "" (subdomains count, look-alikes do not)."""
+        """The employer domain an address is on, or "" (subdomains count, look-alikes do not)."""
         host = email.rpartition("@")[2].lower().rstrip(".")
         for domain in self.domains:
             if host == domain or host.endswith("." + domain):
@@ -221,6 +220,9 @@ class Tally(models.Model):
             models.CheckConstraint(condition=Q(verified__gte=0), name="tally_not_negative"),
         ]
 
+    def __str__(self) -> str:
+        return f"tally of letter {self.letter_id}"
+
 
 class DomainTally(models.Model):
     """Verified employees per employer domain, for the breakdown."""
@@ -233,6 +235,9 @@ class DomainTally(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["letter", "domain"], name="domain_tally_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.domain}: {self.count}"
 
 
 class DailyTally(models.Model):
@@ -247,6 +252,9 @@ class DailyTally(models.Model):
             models.UniqueConstraint(fields=["letter", "day"], name="daily_tally_unique"),
         ]
         ordering = ["day"]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.change:+d}"
 
 
 class SignatureQuerySet(models.QuerySet):
@@ -301,7 +309,7 @@ class Signature(models.Model):
     is_verified_employee = models.BooleanField(default=False)
     employer_domain = models.CharField(max_length=253, blank=True)
     wants_updates = models.BooleanField(default=False)
-    # hex SHA-256(salt || public_id) of the log entry; the salt is only ever in the signer's receipt.
+    # hex SHA-256(salt || public_id) of its log entries; only the signer holds the salt (receipt).
     log_ref = models.CharField(max_length=64, blank=True)
     # When a verification mail was last queued: a repeated submission re-sends at most this often.
     mail_requested_at = models.DateTimeField(null=True, blank=True)
@@ -404,8 +412,29 @@ def render_markdown(text: str) -> str:
     return nh3.clean(
         html,
         tags={
-            "a", "abbr", "blockquote", "br", "code", "em", "h2", "h3", "h4", "hr", "li", "ol",
-            "p", "pre", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul", "del",
+            "a",
+            "abbr",
+            "blockquote",
+            "br",
+            "code",
+            "em",
+            "h2",
+            "h3",
+            "h4",
+            "hr",
+            "li",
+            "ol",
+            "p",
+            "pre",
+            "strong",
+            "table",
+            "tbody",
+            "td",
+            "th",
+            "thead",
+            "tr",
+            "ul",
+            "del",
         },
         attributes={"a": {"href", "title"}, "abbr": {"title"}},
         url_schemes={"http", "https", "mailto"},
@@ -438,6 +467,9 @@ class LogEntry(models.Model):
             models.Index(fields=["letter", "ref"], name="log_entry_ref_idx"),
         ]
 
+    def __str__(self) -> str:
+        return f"log entry {self.index} of letter {self.letter_id}"
+
 
 class LogNode(models.Model):
     """The hash of a complete subtree covering leaves [index * 2**level, (index + 1) * 2**level):
@@ -452,6 +484,9 @@ class LogNode(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["letter", "level", "index"], name="log_node_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"log node ({self.level}, {self.index}) of letter {self.letter_id}"
 
 
 class Checkpoint(models.Model):
@@ -468,6 +503,9 @@ class Checkpoint(models.Model):
             models.UniqueConstraint(fields=["letter", "size"], name="checkpoint_size_unique"),
         ]
         get_latest_by = "size"
+
+    def __str__(self) -> str:
+        return f"checkpoint of {self.size} for letter {self.letter_id}"
 
 
 # --- Organiser workspace (issue 5): invites, audit log, exports, updates, milestones ----------

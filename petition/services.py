@@ -393,8 +393,6 @@ RESERVED_SLUGS = {"new", "invites"}
 UPDATE_BATCH_SIZE = 200
 
 
-
-
 def _audit(letter_id: int, actor, action: str, *, target: str = "", reason: str = "") -> None:
     AuditEvent.objects.create(
         letter_id=letter_id,

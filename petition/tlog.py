@@ -11,6 +11,7 @@ signed as C2SP signed notes with the site's Ed25519 key.
 import functools
 import hashlib
 import json
+import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,9 +25,22 @@ from django.utils import timezone
 from . import merkle, notes
 from .models import Checkpoint, Letter, LogEntry, LogNode, Tally
 
+logger = logging.getLogger(__name__)
+
 KINDS = ("sign", "withdraw", "hide", "restore", "relevel", "cosign", "uncosign")
 # Every key an entry may hold; nothing else ever goes in (the leak tests check this list).
-ENTRY_KEYS = {"kind", "letter", "seq", "level", "employee", "version", "hour", "ref", "reason", "from"}
+ENTRY_KEYS = {
+    "kind",
+    "letter",
+    "seq",
+    "level",
+    "employee",
+    "version",
+    "hour",
+    "ref",
+    "reason",
+    "from",
+}
 HIDE_REASONS = ("spam", "impostor", "duplicate", "abuse", "other")
 
 
@@ -126,7 +140,9 @@ def _schedule_checkpoint(letter_id: int) -> None:
                 (letter_id,), countdown=settings.LOG_CHECKPOINT_DELAY, retry=False
             )
     except Exception:  # noqa: BLE001 - the periodic job will catch up
-        pass
+        logger.warning(
+            "checkpoint of letter %s not scheduled; the periodic job will sign it", letter_id
+        )
 
 
 # --- Keys ----------------------------------------------------------------------------------
@@ -197,9 +213,12 @@ def checkpoint_stale_letters() -> int:
     """Sign a checkpoint for every letter whose log grew past its latest checkpoint."""
     from django.db.models import Max, OuterRef, Subquery
 
-    latest = Checkpoint.objects.filter(letter=OuterRef("letter")).values("letter").annotate(
-        m=Max("size")
-    ).values("m")
+    latest = (
+        Checkpoint.objects.filter(letter=OuterRef("letter"))
+        .values("letter")
+        .annotate(m=Max("size"))
+        .values("m")
+    )
     stale = Tally.objects.annotate(signed=Subquery(latest)).filter(log_size__gt=0)
     count = 0
     for tally in stale.only("letter_id", "log_size"):

@@ -36,7 +36,9 @@ def make(purpose: str, *, signature_id: int, letter_id: int, email_hash: str) ->
 
 
 def read(purpose: str, token: str, *, letter_id: int) -> Claim:
-    max_age = settings.SIGNATURE_TOKEN_MAX_AGE if purpose == VERIFY else settings.MANAGE_TOKEN_MAX_AGE
+    max_age = (
+        settings.SIGNATURE_TOKEN_MAX_AGE if purpose == VERIFY else settings.MANAGE_TOKEN_MAX_AGE
+    )
     try:
         payload = signing.loads(token, salt=purpose, max_age=max_age)
     except signing.SignatureExpired as exc:

@@ -24,8 +24,18 @@ def _letter_context(letter: Letter, page_number) -> dict:
         .filter(letter=letter)
         .order_by("-verified_at", "-pk")
         .only(
-            "name", "visibility", "affiliation", "job_title", "team", "city", "show_affiliation",
-            "show_job_title", "show_team", "show_city", "is_verified_employee", "verified_at",
+            "name",
+            "visibility",
+            "affiliation",
+            "job_title",
+            "team",
+            "city",
+            "show_affiliation",
+            "show_job_title",
+            "show_team",
+            "show_city",
+            "is_verified_employee",
+            "verified_at",
         )
     )
     # Paginate without COUNT(*) over the signature table: the tally knows how many are listed.

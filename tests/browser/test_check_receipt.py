@@ -1,4 +1,4 @@
-""""Check my signature" in a real browser: WebCrypto verifies a real receipt and refuses a forged
+""" "Check my signature" in a real browser: WebCrypto verifies a real receipt and refuses a forged
 one, and the server's check agrees."""
 
 import json

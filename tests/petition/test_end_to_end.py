@@ -19,7 +19,9 @@ def link(text: str, part: str) -> str:
 
 def test_sign_receive_mail_over_smtp_confirm_and_count(client, letter, real_mail):
     smtp = real_mail["smtp"]
-    response = client.post(reverse("sign", args=[letter.slug]), sign_data(email="grace@example.com"))
+    response = client.post(
+        reverse("sign", args=[letter.slug]), sign_data(email="grace@example.com")
+    )
     assert response.status_code == 302
 
     texts = wait_for(lambda: smtp.texts("grace@example.com"), 30, what="verification mail")
@@ -32,7 +34,8 @@ def test_sign_receive_mail_over_smtp_confirm_and_count(client, letter, real_mail
     page = client.get(letter.get_absolute_url()).content.decode()
     assert "<strong>1</strong> verified signature" in page
     confirmation = wait_for(
-        lambda: [t for t in smtp.texts("grace@example.com") if "is confirmed" in t], 30,
+        lambda: [t for t in smtp.texts("grace@example.com") if "is confirmed" in t],
+        30,
         what="confirmation mail",
     )
     assert "/my-signature/" in confirmation[0]

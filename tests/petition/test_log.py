@@ -41,8 +41,14 @@ def test_verification_appends_a_sign_entry_with_no_identity(letter):
     assert raw == json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
     assert set(entry) <= tlog.ENTRY_KEYS
     assert entry == {
-        "kind": "sign", "letter": letter.slug, "seq": 0, "level": "anonymous", "employee": True,
-        "version": 1, "hour": entry["hour"], "ref": signature.log_ref,
+        "kind": "sign",
+        "letter": letter.slug,
+        "seq": 0,
+        "level": "anonymous",
+        "employee": True,
+        "version": 1,
+        "hour": entry["hour"],
+        "ref": signature.log_ref,
     }
     assert entry["hour"].endswith(":00Z")
     text = raw.decode()
@@ -131,9 +137,15 @@ def test_entries_endpoint_pages_and_rejects_bad_parameters(client, letter):
     assert [e["index"] for e in data["entries"]] == [1, 2, 3]
     assert base64.b64decode(data["entries"][0]["data"]) == all_entries(letter)[1]
     assert len(client.get(url, {"start": 3, "end": 99}).json()["entries"]) == 2
-    for params in [{"start": "x", "end": 2}, {"start": 3, "end": 2}, {"start": 6, "end": 99},
-                   {"end": 2}, {"start": "-1", "end": 2}, {"start": "1e3", "end": 2},
-                   {"start": "\u0663", "end": 2}]:
+    for params in [
+        {"start": "x", "end": 2},
+        {"start": 3, "end": 2},
+        {"start": 6, "end": 99},
+        {"end": 2},
+        {"start": "-1", "end": 2},
+        {"start": "1e3", "end": 2},
+        {"start": "\u0663", "end": 2},
+    ]:
         response = client.get(url, params)
         assert response.status_code == 400, params
         assert "error" in response.json()
@@ -145,16 +157,29 @@ def test_proof_endpoints_verify_against_the_checkpoint(client, letter):
     entries = all_entries(letter)
     root9 = merkle.mth(entries)
     for index in range(9):
-        proof = client.get(f"/api/letters/{letter.slug}/log/inclusion", {"index": index, "size": 9}).json()
+        proof = client.get(
+            f"/api/letters/{letter.slug}/log/inclusion", {"index": index, "size": 9}
+        ).json()
         path = [base64.b64decode(h) for h in proof["path"]]
         assert merkle.verify_inclusion(merkle.leaf_hash(entries[index]), index, 9, path, root9)
     for old in range(0, 10):
-        proof = client.get(f"/api/letters/{letter.slug}/log/consistency", {"from": old, "to": 9}).json()
+        proof = client.get(
+            f"/api/letters/{letter.slug}/log/consistency", {"from": old, "to": 9}
+        ).json()
         path = [base64.b64decode(h) for h in proof["path"]]
         assert merkle.verify_consistency(old, 9, merkle.mth(entries[:old]), root9, path)
-    assert client.get(f"/api/letters/{letter.slug}/log/inclusion", {"index": 9, "size": 9}).status_code == 400
-    assert client.get(f"/api/letters/{letter.slug}/log/consistency", {"from": 5, "to": 4}).status_code == 400
-    assert client.get(f"/api/letters/{letter.slug}/log/inclusion", {"index": 0, "size": 0}).status_code == 400
+    assert (
+        client.get(f"/api/letters/{letter.slug}/log/inclusion", {"index": 9, "size": 9}).status_code
+        == 400
+    )
+    assert (
+        client.get(f"/api/letters/{letter.slug}/log/consistency", {"from": 5, "to": 4}).status_code
+        == 400
+    )
+    assert (
+        client.get(f"/api/letters/{letter.slug}/log/inclusion", {"index": 0, "size": 0}).status_code
+        == 400
+    )
 
 
 def test_a_proof_reads_log_n_nodes_in_few_queries(letter, django_assert_max_num_queries):
@@ -190,7 +215,9 @@ def test_two_hundred_concurrent_verifications_make_a_gapless_log(letter):
     for thread in threads:
         thread.join(120)
     assert not errors
-    indexes = list(LogEntry.objects.filter(letter=letter).order_by("index").values_list("index", flat=True))
+    indexes = list(
+        LogEntry.objects.filter(letter=letter).order_by("index").values_list("index", flat=True)
+    )
     assert indexes == list(range(200))
     entries = all_entries(letter)
     assert [json.loads(e)["seq"] for e in entries] == list(range(200))
@@ -206,7 +233,9 @@ def test_two_hundred_concurrent_verifications_make_a_gapless_log(letter):
 def verified_receipt(client, letter, deliver, **overrides):
     client.post(reverse("sign", args=[letter.slug]), sign_data(**overrides))
     link = [w for w in deliver()[-1].body.split() if "/confirm/" in w][0]
-    client.post(link.split("testserver")[-1] if "testserver" in link else link[link.index("/letters/"):])
+    client.post(
+        link.split("testserver")[-1] if "testserver" in link else link[link.index("/letters/") :]
+    )
     tlog.checkpoint(letter_id=letter.pk)
     return client.session[f"receipt:{letter.slug}"]
 
@@ -237,7 +266,9 @@ def test_private_signers_receipt_works_after_erasure(client, letter, deliver):
     receipt = verified_receipt(client, letter, deliver, visibility="private")
     signature = Signature.objects.get()
     assert signature.name == "" and signature.email == ""
-    response = client.post(reverse("log_check", args=[letter.slug]), {"receipt": json.dumps(receipt)})
+    response = client.post(
+        reverse("log_check", args=[letter.slug]), {"receipt": json.dumps(receipt)}
+    )
     assert response.status_code == 200 and "is entry 0" in response.content.decode()
 
 
@@ -265,9 +296,13 @@ def audited(transactional_db, letter, live_server, tmp_path, settings):
     services.change_level(signature_id=ids[1], visibility="anonymous")
     services.withdraw(signature_id=ids[0])
     organiser = letter.created_by
-    services.hide_signature(letter_id=letter.pk, signature_id=ids[2], actor=organiser, reason="spam")
+    services.hide_signature(
+        letter_id=letter.pk, signature_id=ids[2], actor=organiser, reason="spam"
+    )
     services.restore_signature(letter_id=letter.pk, signature_id=ids[2], actor=organiser)
-    services.hide_signature(letter_id=letter.pk, signature_id=ids[3], actor=organiser, reason="impostor")
+    services.hide_signature(
+        letter_id=letter.pk, signature_id=ids[3], actor=organiser, reason="impostor"
+    )
     tlog.checkpoint(letter_id=letter.pk)
     return ids
 
@@ -278,15 +313,27 @@ def test_auditor_passes_and_its_counts_match_the_tally(audited, letter, live_ser
     counts = json.loads(output.split("counts: ")[1].splitlines()[0])
     tally = Tally.objects.get(letter=letter)
     assert counts["verified"] == tally.verified == 4
-    assert counts["entries_by_kind"] == {"sign": 6, "relevel": 1, "withdraw": 1, "hide": 2, "restore": 1}
-    assert (counts["public"], counts["anonymous"], counts["private"]) == (tally.public, tally.anonymous, tally.private)
+    assert counts["entries_by_kind"] == {
+        "sign": 6,
+        "relevel": 1,
+        "withdraw": 1,
+        "hide": 2,
+        "restore": 1,
+    }
+    assert (counts["public"], counts["anonymous"], counts["private"]) == (
+        tally.public,
+        tally.anonymous,
+        tally.private,
+    )
     assert counts["employees"] == tally.employees
     assert "site counts: the tally the site shows matches the log" in output
     # A second audit after more signatures checks consistency with the first.
     [pk] = make_pending(letter, 1, "private")
     services.verify(signature_id=pk)
     tlog.checkpoint(letter_id=letter.pk)
-    assert "consistency: with the checkpoint of 11 seen before, ok" in audit(live_server, letter, tmp_path)
+    assert "consistency: with the checkpoint of 11 seen before, ok" in audit(
+        live_server, letter, tmp_path
+    )
 
 
 def _fails(live_server, letter, tmp_path, expected: str):
@@ -335,8 +382,14 @@ def test_auditor_catches_a_bad_signature(audited, letter, live_server, tmp_path)
     )
     with pytest.raises(CommandError) as excinfo:
         out = StringIO()
-        call_command("auditlog", live_server.url, letter.slug, state_dir=str(tmp_path),
-                     key=other.vkey(), stdout=out)
+        call_command(
+            "auditlog",
+            live_server.url,
+            letter.slug,
+            state_dir=str(tmp_path),
+            key=other.vkey(),
+            stdout=out,
+        )
     assert "signature" in str(excinfo.value)
 
 

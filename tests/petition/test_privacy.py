@@ -1,4 +1,4 @@
-"""The promise to signers (PRODUCT.md, "Visibility"): hidden details reach no page, log or report."""
+"""The promise to signers (PRODUCT.md, "Visibility"): hidden details reach no page, log, report."""
 
 import base64
 import logging
@@ -47,6 +47,8 @@ def sign_and_verify(client, letter, level: str, ticked: set[str], deliver) -> di
 # Prefixes that are not public reading surfaces: the admin and allauth's account pages need a
 # log-in or a personal token; signer and organiser pages are covered by their own access tests.
 NOT_PUBLIC = ("admin/", "accounts/", "me/", "manage/", "orgs/")
+
+
 # Parameters a reader can fill; anything else makes the test fail until it is handled here.
 def _fill(param: str, letter: Letter) -> str | None:
     return {"slug": letter.slug}.get(param)
@@ -99,7 +101,9 @@ def public_urls(letter: Letter) -> list[str]:
 
 
 @pytest.mark.parametrize("level", ["public", "anonymous", "private"])
-def test_no_hidden_detail_reaches_any_public_url_or_log(client, make_letter, deliver, level, caplog, settings):
+def test_no_hidden_detail_reaches_any_public_url_or_log(
+    client, make_letter, deliver, level, caplog, settings
+):
     settings.SIGNERS_PER_PAGE = 1  # so page 2 of the signers list really exists
     letter = make_letter(employer_domains="example.com")
     caplog.set_level(logging.DEBUG)
@@ -156,7 +160,9 @@ def test_error_reports_carry_no_personal_data(settings):
         raise ValueError("boom")
     except ValueError:
         logger.error(
-            "Internal Server Error: %s", request.path, exc_info=sys.exc_info(),
+            "Internal Server Error: %s",
+            request.path,
+            exc_info=sys.exc_info(),
             extra={"status_code": 500, "request": request},
         )
     reports = [m for m in django_mail.outbox if "ops@example.org" in m.to]
@@ -205,9 +211,7 @@ def test_private_signer_cannot_sign_twice_in_any_case_or_spacing(client, letter,
 
 def test_private_signer_withdraws_with_the_link_from_the_confirmation(client, letter, deliver):
     values = markers("private")
-    client.post(
-        reverse("sign", args=[letter.slug]), {**values, "visibility": "private"}
-    )
+    client.post(reverse("sign", args=[letter.slug]), {**values, "visibility": "private"})
     client.post(link_in(deliver()[-1], "/confirm/"))
     confirmation = deliver()[-1]
     assert "Private" in confirmation.body and "erased" in confirmation.body
@@ -252,7 +256,11 @@ def test_level_can_move_to_more_private_only(client, letter, deliver):
 
 
 def test_confirmation_mail_repeats_level_for_each_level(client, make_letter, deliver):
-    for level, words in [("public", "Public:"), ("anonymous", "Anonymous:"), ("private", "Private:")]:
+    for level, words in [
+        ("public", "Public:"),
+        ("anonymous", "Anonymous:"),
+        ("private", "Private:"),
+    ]:
         letter = make_letter()
         values = markers(level)
         client.post(reverse("sign", args=[letter.slug]), {**values, "visibility": level})
@@ -341,8 +349,14 @@ def test_disposable_addresses_are_refused_when_the_letter_says_so(client, letter
 
 def test_pending_signatures_are_purged_after_the_configured_days(client, letter, settings):
     settings.PENDING_SIGNATURE_DAYS = 7
-    client.post(reverse("sign", args=[letter.slug]), {"name": "Old", "email": "old@example.net", "visibility": "public"})
-    client.post(reverse("sign", args=[letter.slug]), {"name": "New", "email": "new@example.net", "visibility": "public"})
+    client.post(
+        reverse("sign", args=[letter.slug]),
+        {"name": "Old", "email": "old@example.net", "visibility": "public"},
+    )
+    client.post(
+        reverse("sign", args=[letter.slug]),
+        {"name": "New", "email": "new@example.net", "visibility": "public"},
+    )
     Signature.objects.filter(email="old@example.net").update(
         created_at=timezone.now() - timedelta(days=8)
     )

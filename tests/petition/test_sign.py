@@ -24,7 +24,9 @@ def test_letter_page_shows_text_and_form(client, letter):
 
 
 def test_letter_markdown_is_sanitised(client, make_letter):
-    letter = make_letter(body="Hi <script>alert(1)</script> [x](javascript:alert(2)) <b onclick=x>b</b>")
+    letter = make_letter(
+        body="Hi <script>alert(1)</script> [x](javascript:alert(2)) <b onclick=x>b</b>"
+    )
     html = client.get(letter.get_absolute_url()).content.decode()
     assert "<script>alert(1)" not in html
     assert "javascript:alert" not in html

@@ -86,7 +86,9 @@ def test_foreign_token_from_another_letter_is_refused(client, letter, make_lette
 def test_token_made_for_another_purpose_is_refused(client, letter, pending):
     signature, _ = pending
     manage = tokens.make(
-        tokens.MANAGE, signature_id=signature.pk, letter_id=letter.pk,
+        tokens.MANAGE,
+        signature_id=signature.pk,
+        letter_id=letter.pk,
         email_hash=signature.email_hash,
     )
     assert client.post(reverse("verify", args=[letter.slug, manage])).status_code == 400

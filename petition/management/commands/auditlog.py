@@ -63,7 +63,9 @@ class Command(BaseCommand):
             raise AuditFailure(f"checkpoint signature check failed: {exc}") from exc
         if not origin.endswith(f"/letters/{slug}"):
             raise AuditFailure(f"checkpoint origin {origin!r} is not this letter's")
-        self.stdout.write(f"checkpoint: {origin}, {size} entries, root {base64.b64encode(root).decode()}")
+        self.stdout.write(
+            f"checkpoint: {origin}, {size} entries, root {base64.b64encode(root).decode()}"
+        )
 
         # Every entry, recomputing the tree.
         store = merkle.MemoryStore()
@@ -90,13 +92,19 @@ class Command(BaseCommand):
         self.stdout.write(f"root: recomputed from {size} entries, matches")
 
         # Inclusion proofs, from the server, against the signed root.
-        indexes = list(range(size)) if size <= proofs else sorted(
-            random.sample(range(size), proofs - 1) + [size - 1]  # noqa: S311
+        indexes = (
+            list(range(size))
+            if size <= proofs
+            else sorted(
+                random.sample(range(size), proofs - 1) + [size - 1]  # noqa: S311
+            )
         )
         for index in indexes:
             proof = get_json(f"{log}/inclusion?index={index}&size={size}")
             path = [base64.b64decode(h) for h in proof["path"]]
-            if not merkle.verify_inclusion(merkle.leaf_hash(entries[index]), index, size, path, root):
+            if not merkle.verify_inclusion(
+                merkle.leaf_hash(entries[index]), index, size, path, root
+            ):
                 raise AuditFailure(f"inclusion proof for entry {index} does not verify")
         self.stdout.write(f"inclusion: {len(indexes)} proofs verify")
 
@@ -160,12 +168,21 @@ class Command(BaseCommand):
                 entry = json.loads(raw)
             except ValueError as exc:
                 raise AuditFailure(f"entry {seq} is not JSON") from exc
-            if raw != json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode():
+            if (
+                raw
+                != json.dumps(
+                    entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                ).encode()
+            ):
                 raise AuditFailure(f"entry {seq} is not canonical JSON")
             if set(entry) - ENTRY_KEYS:
-                raise AuditFailure(f"entry {seq} holds unexpected keys {sorted(set(entry) - ENTRY_KEYS)}")
+                raise AuditFailure(
+                    f"entry {seq} holds unexpected keys {sorted(set(entry) - ENTRY_KEYS)}"
+                )
             if entry.get("seq") != seq or entry.get("letter") != slug:
-                raise AuditFailure(f"entry {seq} claims seq {entry.get('seq')} of {entry.get('letter')!r}")
+                raise AuditFailure(
+                    f"entry {seq} claims seq {entry.get('seq')} of {entry.get('letter')!r}"
+                )
             kind, ref = entry.get("kind"), entry.get("ref")
             if kind not in KINDS:
                 raise AuditFailure(f"entry {seq} has unknown kind {kind!r}")
