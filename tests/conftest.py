@@ -335,3 +335,20 @@ def real_mail(redis_server, smtp_sink):
     with broker(redis_server.url):
         yield {"redis": redis_server, "smtp": smtp_sink, "worker": worker}
     worker.stop()
+
+
+@pytest.fixture
+def awkward_log_key(settings):
+    """A log key whose base64 holds "+" and "/", the characters that trip naive parsers of the
+    vkey format (name+keyid+base64)."""
+    from petition import notes, tlog
+
+    while True:
+        key = notes.generate_private_key(tlog.key_name())
+        encoded = notes.Signer.from_private_key(key).vkey().split("+", 2)[2]
+        if "+" in encoded and "/" in encoded:
+            break
+    settings.LOG_SIGNING_KEY = key
+    tlog.signer.cache_clear()
+    yield key
+    tlog.signer.cache_clear()

@@ -45,8 +45,9 @@
     return asText ? response.text() : response.json();
   }
   async function verifyNote(note, vkey) {
+    // name+keyid+base64: the base64 part may itself hold "+".
     var parts = vkey.trim().split("+");
-    var name = parts[0], keyId = unhex(parts[1]), raw = b64(parts[2]);
+    var name = parts[0], keyId = unhex(parts[1]), raw = b64(parts.slice(2).join("+"));
     if (raw[0] !== 1 || raw.length !== 33) throw new Error("the published key is not an Ed25519 key");
     var pub = raw.slice(1);
     var computedId = (await sha256(concat(enc.encode(name + "\n"), new Uint8Array([1]), pub))).slice(0, 4);

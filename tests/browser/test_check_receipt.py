@@ -9,7 +9,11 @@ from playwright.sync_api import expect
 from petition import services, tlog
 from petition.models import Signature
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("awkward_log_key"),
+]
 
 
 def real_receipt(letter, email="ada@example.com") -> dict:
