@@ -103,14 +103,23 @@ async def _run(
         status = None
         try:
             async with slots:
-                conn = idle.pop() if idle else await asyncio.open_connection(host, port)
-                reader, writer = conn
-                try:
-                    writer.write(make_request(i))
-                    status, keep = await asyncio.wait_for(_read_response(reader), timeout)
-                except BaseException:
-                    writer.close()
-                    raise
+                while True:
+                    reused = bool(idle)
+                    conn = idle.pop() if idle else await asyncio.open_connection(host, port)
+                    reader, writer = conn
+                    try:
+                        writer.write(make_request(i))
+                        status, keep = await asyncio.wait_for(_read_response(reader), timeout)
+                        break
+                    except (asyncio.IncompleteReadError, ConnectionError) as exc:
+                        writer.close()
+                        # The server closed a kept-alive connection while it sat idle: send
+                        # again on a new one, as browsers do (the wait still counts).
+                        if not reused or getattr(exc, "partial", b""):
+                            raise
+                    except BaseException:
+                        writer.close()
+                        raise
                 if keep:
                     idle.append(conn)
                 else:

@@ -40,6 +40,7 @@ function request()
     ["Content-Type"] = "application/x-www-form-urlencoded",
     ["Cookie"] = "csrftoken=" .. cookie,
     ["Origin"] = origin,
+    ["Connection"] = wrk.headers["Connection"],  -- "close" when run.py asks for it (-H)
   }, "csrfmiddlewaretoken=" .. token)
 end
 
