@@ -626,3 +626,15 @@ def test_approval_and_rejection_mails_are_sent_once_through_the_worker(make_lett
     assert "approved the co-signature of Approved Org" in smtp.texts("yes@approved.example")[0]
     assert "did not accept the co-signature of Rejected Org" in smtp.texts("no@rejected.example")[0]
     assert Tally.objects.get(letter=letter).cosigners == 1
+
+
+def test_the_sweep_is_also_a_management_command(deliver, coalition, org, admin):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    cosign(coalition, org, admin)
+    out = StringIO()
+    call_command("send_cosign_digests", older_than=0, stdout=out)
+    assert "Queued the digest of 1 letter(s)." in out.getvalue()
+    assert [m.to for m in deliver()] == [["organiser@example.org"]]

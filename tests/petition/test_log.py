@@ -418,3 +418,13 @@ def test_cosign_approval_and_withdrawal_are_logged_with_one_ref(make_letter):
     assert entries[0]["ref"] == entries[1]["ref"] != ""
     raw = b"".join(all_entries(letter)).decode()
     assert "Friends" not in raw and "orgs.example" not in raw
+
+
+def test_checkpoint_command_signs_stale_logs(letter):
+    for pk in make_pending(letter, 2):
+        services.verify(signature_id=pk)
+    Checkpoint.objects.all().delete()
+    out = StringIO()
+    call_command("checkpoint_logs", stdout=out)
+    assert "Signed 1 checkpoint(s)." in out.getvalue()
+    assert Checkpoint.objects.get(letter=letter).size == 2
