@@ -352,3 +352,31 @@ def awkward_log_key(settings):
     tlog.signer.cache_clear()
     yield key
     tlog.signer.cache_clear()
+
+
+# --- signatures without the mail round trip --------------------------------------------------
+
+
+def pending_signature(letter, email: str, **fields):
+    """A signature as sign() leaves it, without the mail round trip."""
+    from petition import services
+    from petition.models import Level, Signature
+
+    values = {
+        "name": email.split("@")[0].title(),
+        "visibility": Level.PUBLIC,
+        "version": letter.versions.order_by("-number").first(),
+        **fields,
+    }
+    return Signature.objects.create(
+        letter=letter, email=email, email_hash=services.email_hash(email), **values
+    )
+
+
+def verified_signature(letter, email: str, **fields):
+    from petition import services
+
+    signature = pending_signature(letter, email, **fields)
+    services.verify(signature_id=signature.pk)
+    signature.refresh_from_db()
+    return signature

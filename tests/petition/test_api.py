@@ -18,28 +18,14 @@ from hypothesis import settings as hypothesis_settings
 
 from accounts.models import Organisation
 from petition import api, services
-from petition.models import CoSignature, Level, Signature, Tally, reading_key
+from petition.models import CoSignature, Level, Tally, reading_key
+from tests.conftest import pending_signature, verified_signature
 
 pytestmark = pytest.mark.django_db
 
 
-def pending(letter, email: str, **fields) -> Signature:
-    values = {
-        "name": email.split("@")[0].title(),
-        "visibility": Level.PUBLIC,
-        "version": letter.versions.order_by("-number").first(),
-        **fields,
-    }
-    return Signature.objects.create(
-        letter=letter, email=email, email_hash=services.email_hash(email), **values
-    )
-
-
-def verified(letter, email: str, **fields) -> Signature:
-    signature = pending(letter, email, **fields)
-    services.verify(signature_id=signature.pk)
-    signature.refresh_from_db()
-    return signature
+pending = pending_signature
+verified = verified_signature
 
 
 def cosign(letter, name: str, *, approve_by=None, **organisation) -> CoSignature:

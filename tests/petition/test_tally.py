@@ -25,28 +25,13 @@ from petition.models import (
     Tally,
     reading_key,
 )
+from tests.conftest import pending_signature, verified_signature
 
 pytestmark = pytest.mark.django_db
 
 
-def pending(letter, email: str, **fields) -> Signature:
-    """A signature as sign() leaves it, without the mail round trip."""
-    values = {
-        "name": email.split("@")[0].title(),
-        "visibility": Level.PUBLIC,
-        "version": letter.versions.order_by("-number").first(),
-        **fields,
-    }
-    return Signature.objects.create(
-        letter=letter, email=email, email_hash=services.email_hash(email), **values
-    )
-
-
-def verified(letter, email: str, **fields) -> Signature:
-    signature = pending(letter, email, **fields)
-    services.verify(signature_id=signature.pk)
-    signature.refresh_from_db()
-    return signature
+pending = pending_signature
+verified = verified_signature
 
 
 def tally_url(letter) -> str:
