@@ -39,6 +39,7 @@ test: $(VENV)/.dev services chromium
 		$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev services
+	@bin/ensure-wrk
 	$(PY) benchmarks/run.py
 
 lint: $(VENV)/.dev

@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks import openloop  # noqa: E402
 
 PY = sys.executable
-DB_NAME = "undersigned_bench"
+DB_NAME = os.environ.get("BENCH_DB_NAME", "undersigned_bench")
 PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
 SLUG = "surge"
 VERIFY_TOKENS = 30_000  # pending signatures made ready for the verification phase

@@ -1,9 +1,22 @@
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("undersigned")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def close_old_connections(sender=None, **kwargs):
+    """With CELERY_DB_REUSE_MAX a worker keeps its connection across tasks; drop it, as Django
+    does between requests, when it has errors (PostgreSQL restarted) or outlived CONN_MAX_AGE.
+    Never for a task run inline: that would close the caller's connection mid-transaction."""
+    if sender is not None and getattr(sender.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

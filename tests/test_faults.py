@@ -355,6 +355,53 @@ def private_postgres():
     cluster.destroy()
 
 
+def load_test_schema(pg: "PrivatePostgres", name: str) -> None:
+    """The schema of the test database (built from the models), loaded into a new database of
+    the private cluster."""
+    test_db = django_settings.DATABASES["default"]
+    schema = subprocess.run(
+        [
+            "pg_dump",
+            "-h",
+            test_db["HOST"],
+            "-p",
+            str(test_db["PORT"] or 5432),
+            "-U",
+            test_db["USER"],
+            "--schema-only",
+            "--no-owner",
+            "--no-privileges",
+            test_db["NAME"],
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    pg.psql("postgres", f"CREATE DATABASE {name}")
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(pg.port),
+            "-U",
+            "postgres",
+            "-d",
+            name,
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ],
+        input=schema,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 SETUP_LETTER = """
 from accounts.models import User
 from petition import services
@@ -404,49 +451,7 @@ def test_postgres_restarted_the_app_recovers_without_a_restart_of_its_own(
 
     pg = private_postgres
     assert pg.setup_seconds < 10, f"private cluster took {pg.setup_seconds:.1f}s"
-    # The schema of the test database (built from the models), loaded into the private cluster.
-    test_db = django_settings.DATABASES["default"]
-    schema = subprocess.run(
-        [
-            "pg_dump",
-            "-h",
-            test_db["HOST"],
-            "-p",
-            str(test_db["PORT"] or 5432),
-            "-U",
-            test_db["USER"],
-            "--schema-only",
-            "--no-owner",
-            "--no-privileges",
-            test_db["NAME"],
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
-    pg.psql("postgres", "CREATE DATABASE app")
-    subprocess.run(
-        [
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(pg.port),
-            "-U",
-            "postgres",
-            "-d",
-            "app",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-        ],
-        input=schema,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    load_test_schema(pg, "app")
     port = free_port()
     env = app_env(pg.url("app"), port, smtp_sink.port)
     subprocess.run(
@@ -499,6 +504,74 @@ def test_postgres_restarted_the_app_recovers_without_a_restart_of_its_own(
     for email in ("before@example.com", "after@example.com"):
         wait_for(lambda e=email: smtp_sink.texts(e), 15, what=f"mail to {email}")
     assert pg.psql("app", "SELECT count(*) FROM petition_mail") == "0"
+
+
+QUEUE_MAILS = """
+import sys
+from django.db import transaction
+from petition import emails
+
+with transaction.atomic():
+    for address in sys.argv[1:]:
+        emails.queue_rendered(kind="test", to=address, subject="Hello", text="Hello " + address)
+"""
+
+
+def _queue_mails_in(env: dict, addresses: list[str]) -> None:
+    """Queue mails as the web app does (outbox row, then a task on commit), from a process of
+    its own, so the only connection the cluster keeps afterwards is the worker's."""
+    subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); exec(open(0).read())", *addresses],
+        input=QUEUE_MAILS,
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_worker_keeps_its_database_connection_and_replaces_it_after_a_restart(
+    private_postgres, redis_server, smtp_sink
+):
+    """CELERY_DB_REUSE_MAX: one PostgreSQL backend serves task after task (Celery's default opens
+    one per task); after PostgreSQL restarts, the next mail still goes out, on a new one."""
+    pg = private_postgres
+    load_test_schema(pg, "app")
+    env = {
+        **app_env(pg.url("app"), free_port(), smtp_sink.port),
+        "REDIS_URL": redis_server.url,
+    }
+    worker = Worker(redis_server.url, smtp_sink.port, extra_env={"DATABASE_URL": pg.url("app")})
+    others = "SELECT pid FROM pg_stat_activity WHERE datname = 'app' AND pid <> pg_backend_pid()"
+    worker.start()
+    try:
+        first = [f"first{n}@example.com" for n in range(5)]
+        _queue_mails_in(env, first)
+        for address in first:
+            wait_for(lambda a=address: smtp_sink.texts(a), 20, what=f"mail to {address}")
+        wait_for(lambda: pg.psql("app", "SELECT count(*) FROM petition_mail") == "0", 10)
+        backend = pg.psql("app", others)
+        assert backend and len(backend.split()) == 1, "the worker keeps one connection open"
+
+        second = [f"second{n}@example.com" for n in range(5)]
+        _queue_mails_in(env, second)
+        for address in second:
+            wait_for(lambda a=address: smtp_sink.texts(a), 20, what=f"mail to {address}")
+        assert pg.psql("app", others) == backend, "the same connection, not one per task"
+
+        pg.pg_ctl("-m", "fast", "restart")  # the worker's connection is now dead
+        _queue_mails_in(env, ["after@example.com"])
+        wait_for(lambda: smtp_sink.texts("after@example.com"), 20, what="mail after restart")
+        wait_for(lambda: pg.psql("app", "SELECT count(*) FROM petition_mail") == "0", 10)
+    finally:
+        worker.stop()
+    assert "OperationalError" not in "".join(worker.lines), "".join(worker.lines[-40:])
+    for address in [*first, *second, "after@example.com"]:
+        assert len(smtp_sink.texts(address)) == 1, address
 
 
 def _answers(session, base: str) -> bool:
