@@ -88,7 +88,11 @@ def content(response) -> bytes:
 
 
 def csv_rows(response) -> tuple[list[str], list[dict]]:
-    reader = csv.reader(io.StringIO(content(response).decode("utf-8-sig")))
+    return parse_csv(content(response))
+
+
+def parse_csv(raw: bytes) -> tuple[list[str], list[dict]]:
+    reader = csv.reader(io.StringIO(raw.decode("utf-8-sig")))
     header = next(reader)
     return header, [dict(zip(header, row, strict=True)) for row in reader]
 
@@ -523,3 +527,269 @@ def test_a_slow_download_is_not_cut_off_by_gunicorns_worker_timeout(organiser, m
     assert elapsed > 10, f"the download took {elapsed:.1f}s: not long enough to prove anything"
     assert received.count(b"\n") == rows + 1, errors[-2000:]
     assert "WORKER TIMEOUT" not in errors
+
+
+# --- PostgreSQL's COPY makes the same file as the Python path -----------------------------------
+
+TRICKY = [
+    "=cmd",
+    "+1",
+    "-x",
+    "@x",
+    "\tx",
+    "\rx",
+    "a,b",
+    'say "hi"',
+    '"',
+    "line\nbreak",
+    "crlf\r\ninside",
+    "ends with a newline\n",
+    "Zoë Ó'Brien, 日本語 🙂",
+    "",
+    " leading space",
+    "'already quoted",
+    "\\.",
+    "\\N",
+    "plain",
+]
+
+
+@pytest.fixture
+def every_kind(letter, organiser):
+    """Signatures of every level, status and tick, hidden or not, on two versions and none,
+    holding text a CSV writer or a spreadsheet could trip on."""
+    services.edit_letter(
+        letter_id=letter.pk,
+        actor=organiser,
+        title=letter.title,
+        addressee=letter.addressee,
+        body="A second version.",
+    )
+    versions = [*letter.versions.order_by("number"), None]
+    base = timezone.now().replace(microsecond=999_999)
+    signatures = []
+    n = 0
+    for level in ("public", "anonymous", "private"):
+        for status in ("verified", "pending", "withdrawn"):
+            for hidden in (False, True):
+                for ticks in range(4):
+                    text = TRICKY[n % len(TRICKY) :] + TRICKY[: n % len(TRICKY)]
+                    holds_identity = not (level == "private" and status == "verified")
+                    signatures.append(
+                        Signature(
+                            letter=letter,
+                            version=versions[n % len(versions)],
+                            name=text[0] if holds_identity else "",
+                            email=f"{text[1]}{n}@example.com" if holds_identity else "",
+                            email_hash=f"{n:064x}",
+                            affiliation=text[2],
+                            job_title=text[3],
+                            team=text[4],
+                            city=text[5],
+                            show_affiliation=bool(ticks & 1),
+                            show_job_title=bool(ticks & 2),
+                            show_team=ticks == 3,
+                            show_city=ticks == 0,
+                            visibility=level,
+                            status=status,
+                            is_hidden=hidden,
+                            hidden_reason=text[6] if hidden else "",
+                            is_verified_employee=bool(n % 2),
+                            employer_domain=text[7] if n % 3 else "example.com",
+                            wants_updates=bool(n % 5),
+                            verified_at=None if status == "pending" else base - timedelta(hours=n),
+                        )
+                    )
+                    n += 1
+    Signature.objects.bulk_create(signatures)
+    for n, signature in enumerate(Signature.objects.filter(letter=letter).order_by("pk")):
+        # Microseconds are cut, not rounded; days apart for the date filters.
+        Signature.objects.filter(pk=signature.pk).update(
+            created_at=base - timedelta(days=n % 7, seconds=n)
+        )
+    return letter
+
+
+def python_csv(letter, filters) -> bytes:
+    return b"".join(exports.csv_chunks(*exports.signature_rows(letter, filters)))
+
+
+def both_ways(letter, filters) -> tuple[bytes, bytes]:
+    return b"".join(exports.copy_csv_chunks(letter, filters)), python_csv(letter, filters)
+
+
+@pytest.mark.parametrize("level", ["", "public", "anonymous", "private"])
+@pytest.mark.parametrize("status", ["all", "counted", "verified", "hidden", "pending", "withdrawn"])
+def test_copy_makes_the_same_bytes_as_the_python_path(every_kind, status, level):
+    by_copy, by_python = both_ways(every_kind, exports.Filters(status=status, level=level))
+    assert by_copy == by_python
+    assert by_copy.startswith("\ufeff".encode() + b"id,signed_at,verified_at,")
+    assert by_copy.count(b"\r\n") > 1, "no rows: the comparison proves nothing"
+
+
+def test_copy_makes_the_same_bytes_for_every_tricky_value(every_kind):
+    by_copy, by_python = both_ways(every_kind, exports.Filters(status="all"))
+    assert by_copy == by_python
+    _, rows = parse_csv(by_copy)
+    assert len(rows) == 72
+    cells = {value for row in rows for value in row.values()}
+    for value in ("'=cmd", "'+1", "'-x", "'@x", "'\tx", "'\rx", "a,b", 'say "hi"', "line\nbreak"):
+        assert value in cells, value
+    assert "crlf\r\ninside" in cells and "Zoë Ó'Brien, 日本語 🙂" in cells
+    assert {"yes", "no"} <= {row["hidden"] for row in rows}
+    assert "" in {row["verified_at"] for row in rows} and "" in {row["version"] for row in rows}
+    assert {row["version"] for row in rows} == {"", "1", "2"}
+    signed_at = rows[0]["signed_at"]
+    assert signed_at.endswith("+00:00") and len(signed_at) == len("2026-11-23T11:06:07+00:00")
+    assert all(row["name"] == row["email"] == "" for row in rows if row["level"] == "private")
+    # COPY writes an empty string as "" (to tell it from NULL); csv.writer writes nothing.
+    assert b',"",' not in by_copy and b',""\r\n' not in by_copy
+
+
+def test_copy_makes_the_same_bytes_with_version_and_date_filters(every_kind):
+    today = timezone.now().date()
+    for filters in (
+        exports.Filters(status="all", version=2),
+        exports.Filters(status="all", level="anonymous", version=1),
+        exports.Filters(status="all", signed_from=today - timedelta(days=2)),
+        exports.Filters(status="all", signed_to=today - timedelta(days=3)),
+        exports.Filters(
+            status="counted",
+            level="public",
+            signed_from=today - timedelta(days=5),
+            signed_to=today - timedelta(days=1),
+        ),
+    ):
+        by_copy, by_python = both_ways(every_kind, filters)
+        assert by_copy == by_python, filters
+        assert by_copy.count(b"\r\n") > 1, filters
+
+
+def test_copy_makes_the_same_bytes_across_chunks(letter):
+    version = letter.versions.get()
+    Signature.objects.bulk_create(
+        Signature(
+            letter=letter,
+            version=version,
+            name=TRICKY[n % len(TRICKY)],
+            email=f"s{n}@example.com",
+            email_hash=f"{n:064x}",
+            city=TRICKY[-n % len(TRICKY)],
+            visibility="public",
+            status="verified",
+            verified_at=timezone.now(),
+        )
+        for n in range(3 * exports.SEND_ROWS + 7)
+    )
+    filters = exports.Filters(status="counted")
+    chunks = list(exports.copy_csv_chunks(letter, filters))
+    assert len(chunks) == 1 + 4, "the header, then SEND_ROWS rows a chunk"
+    assert b"".join(chunks) == python_csv(letter, filters)
+
+
+def test_copy_of_no_rows_is_the_header_alone(letter):
+    by_copy, by_python = both_ways(letter, exports.Filters(status="all", level="private"))
+    assert (
+        by_copy
+        == by_python
+        == "\ufeff".encode() + b",".join(column.encode() for column in BASE + DETAILS) + b"\r\n"
+    )
+
+
+def test_the_command_writes_the_same_csv(every_kind, tmp_path):
+    out = tmp_path / "export.csv"
+    call_command("export_signatures", every_kind.slug, "--status", "all", "--output", str(out))
+    assert out.read_bytes() == python_csv(every_kind, exports.Filters(status="all"))
+
+
+def test_the_signature_csv_is_made_by_copy_on_postgresql(editor_client, signers):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        raw = content(export(editor_client, signers))
+    copies = [q["sql"] for q in queries if q["sql"].startswith("COPY (")]
+    assert len(copies) == 1 and "TO STDOUT WITH (FORMAT csv" in copies[0]
+    assert raw == python_csv(signers, exports.Filters(status="all"))
+
+
+def test_other_databases_keep_the_python_path(editor_client, signers, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    with CaptureQueriesContext(connection) as queries:
+        raw = content(export(editor_client, signers))
+    assert not [q for q in queries if q["sql"].startswith("COPY")]
+    monkeypatch.undo()
+    assert raw == b"".join(exports.copy_csv_chunks(signers, exports.Filters(status="all")))
+
+
+# --- A download broken off leaves the connection usable -------------------------------------------
+
+
+# Enough that PostgreSQL is still sending (blocked on a full socket) when the client goes.
+ROWS_TO_BREAK_OFF = 50 * exports.SEND_ROWS
+
+
+def many_signatures(letter, rows=ROWS_TO_BREAK_OFF):
+    version = letter.versions.get()
+    Signature.objects.bulk_create(
+        Signature(
+            letter=letter,
+            version=version,
+            name=f"Signer number {n}",
+            email=f"signer{n}@example.com",
+            email_hash=f"{n:064x}",
+            visibility="public",
+            status="verified",
+            verified_at=timezone.now(),
+        )
+        for n in range(rows)
+    )
+
+
+def read_two_chunks_then_go_away(letter):
+    """The view's response, read as a WSGI server reads it until the client disconnects: it
+    stops reading and closes the response (here without `close_old_connections`, which would
+    drop a connection in the test's transaction and hide what the export left behind)."""
+    from django.core.signals import request_finished
+    from django.db import close_old_connections, connection
+
+    from petition.organiser_views import export_response
+
+    response = export_response(letter, "signatures", "csv", exports.Filters(status="counted"))
+    stream = iter(response)
+    assert next(stream).startswith("\ufeff".encode())
+    assert next(stream).count(b"\r\n") == exports.SEND_ROWS
+    assert connection.connection.info.transaction_status.name == "ACTIVE", "not copying"
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+
+
+def test_a_broken_off_download_leaves_the_transaction_usable(letter):
+    from django.db import connection
+
+    many_signatures(letter)
+    read_two_chunks_then_go_away(letter)
+    # The copy was cancelled within a savepoint, rolled back: the test's transaction goes on.
+    assert connection.connection.info.transaction_status.name == "INTRANS"
+    assert Signature.objects.filter(letter=letter).count() == ROWS_TO_BREAK_OFF
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broken_off_download_leaves_the_connection_idle(client, organiser, letter):
+    from django.db import connection
+
+    many_signatures(letter)
+    read_two_chunks_then_go_away(letter)
+    assert connection.connection.info.transaction_status.name == "IDLE"
+    assert not connection.in_atomic_block and connection.get_autocommit()
+    assert Signature.objects.filter(letter=letter).count() == ROWS_TO_BREAK_OFF
+    # And a whole download afterwards, on the same connection.
+    client.force_login(organiser)
+    lines = content(export(client, letter, status="counted")).count(b"\r\n")
+    assert lines == 1 + ROWS_TO_BREAK_OFF
