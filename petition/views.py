@@ -7,9 +7,9 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import ratelimit, services, tokens
+from . import pagecache, ratelimit, services, tokens
 from .forms import EmailForm, LevelForm, SignForm
-from .models import CoSignature, Letter, Signature, Tally
+from .models import CoSignature, Letter, Signature
 
 
 def _public_letter(slug: str) -> Letter:
@@ -18,7 +18,9 @@ def _public_letter(slug: str) -> Letter:
 
 
 def _letter_context(letter: Letter, page_number) -> dict:
-    tally = Tally.objects.filter(letter=letter).first() or Tally(letter=letter)
+    """What the letter page shows, for a letter from pagecache.listed_letter (its tally and the
+    states its fragments are keyed by are on it)."""
+    tally = letter.tally
     signers = (
         Signature.objects.listed()
         .filter(letter=letter)
@@ -68,10 +70,23 @@ def home(request):
 
 
 def letter_page(request, slug: str):
-    letter = _public_letter(slug)
-    context = _letter_context(letter, request.GET.get("page"))
+    letter = pagecache.listed_letter(slug)
+    if pagecache.servable(request):
+        tally = letter.tally
+        number = pagecache.page_number(request.GET.get("page"), tally.public + tally.anonymous)
+        return pagecache.serve(
+            request,
+            f"letter:{letter.pk}:{number}:{letter.page_state}",
+            lambda csrf_token: _render_letter(request, letter, number, csrf_token=csrf_token),
+        )
+    return pagecache.private(_render_letter(request, letter, request.GET.get("page")))
+
+
+def _render_letter(request, letter: Letter, page_number, **extra):
+    context = _letter_context(letter, page_number)
     context["form"] = SignForm(letter=letter, initial=_profile_initial(request.user))
     context.update(_account_context(request, letter))
+    context.update(extra)
     return render(request, "petition/letter.html", context)
 
 
@@ -91,7 +106,7 @@ def sign(request, slug: str):
         # Answer a bot as a person, so it learns nothing, and store nothing.
         return redirect("check_inbox", slug=letter.slug)
     if not form.is_valid():
-        context = _letter_context(letter, None)
+        context = _letter_context(pagecache.listed_letter(slug), None)
         context["form"] = form
         context.update(_account_context(request, letter))
         return render(request, "petition/letter.html", context, status=400)
@@ -329,10 +344,21 @@ def _listed_letter_with_tally(slug: str) -> Letter:
 def tally(request, slug: str):
     """The count, progress, chart, breakdown and latest signers. A fixed number of queries
     whatever the number of signatures: everything is read from the tally rows."""
-    letter = _listed_letter_with_tally(slug)
+    letter = pagecache.listed_letter(slug)
+    # The chart runs to today while the letter is open: a new day is a new page.
+    end = timezone.now().date() if letter.is_open else (letter.closed_at or timezone.now()).date()
+    if pagecache.servable(request):
+        return pagecache.serve(
+            request,
+            f"tally:{letter.pk}:{end}:{letter.page_state}",
+            lambda csrf_token: _render_tally(request, letter, end, csrf_token=csrf_token),
+        )
+    return pagecache.private(_render_tally(request, letter, end))
+
+
+def _render_tally(request, letter: Letter, end, **extra):
     counts = api.counts(letter)
     days = list(letter.daily_tallies.values_list("day", "change"))
-    end = timezone.now().date() if letter.is_open else (letter.closed_at or timezone.now()).date()
     is_organiser = (
         request.user.is_authenticated
         and Organiser.objects.filter(letter=letter, user=request.user).exists()
@@ -358,6 +384,7 @@ def tally(request, slug: str):
         ),
         "counts_url": reverse("api_counts", kwargs={"slug": letter.slug}),
         "share_url": settings.SITE_URL + reverse("tally", kwargs={"slug": letter.slug}),
+        **extra,
     }
     return render(request, "petition/tally.html", context)
 

@@ -34,7 +34,10 @@ def _fast_password_hashing():
 def _fresh_cache():
     from django.core.cache import cache
 
+    from petition import pagecache
+
     cache.clear()
+    pagecache.clear()  # the pages each process keeps in memory, in front of the cache
     yield
 
 
@@ -194,6 +197,7 @@ class SmtpSink:
         from aiosmtpd.controller import Controller
 
         self.messages = []
+        self.peers = []
         self.lock = threading.Lock()
         self.refuse = False
         self.delay = 0.0
@@ -210,6 +214,7 @@ class SmtpSink:
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
             self.messages.append((time.time(), envelope.rcpt_tos, message))
+            self.peers.append(session.peer)  # (address, port): one port per SMTP session
         return "250 OK"
 
     def texts(self, to: str | None = None) -> list[str]:

@@ -6,7 +6,7 @@ from django.test import Client
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from petition import services
+from petition import pagecache, services
 from petition.models import Signature
 from tests.conftest import link_in
 
@@ -55,6 +55,23 @@ def test_a_signer_signs_confirms_by_button_and_sees_the_count(page, live_server,
     page.get_by_role("link", name="See the tally").click()
     expect(page.locator('[data-count="verified"]')).to_have_text("1")
     expect(page.locator('[data-employer="example.com"]')).to_have_text("1")
+
+
+def test_two_readers_sign_from_the_same_cached_page(browser, live_server, letter):
+    url = live_server.url + reverse("letter", args=[letter.slug])
+    for n, name in enumerate(["Grace Hopper", "Katherine Johnson"]):
+        context = browser.new_context()  # a reader of their own: no cookie yet
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        page.goto(url)
+        if n == 1:  # the second reader got the page the first one's visit left in the cache
+            assert any(key.startswith(f"letter:{letter.pk}:") for key in pagecache._local.entries)
+        page.get_by_role("textbox", name="Your name").fill(name)
+        page.get_by_role("textbox", name="Email").fill(f"reader{n}@example.com")
+        page.get_by_role("button", name="Sign the letter").click()
+        expect(page).to_have_url(live_server.url + reverse("check_inbox", args=[letter.slug]))
+        context.close()
+    assert Signature.objects.filter(letter=letter, status="pending").count() == 2
 
 
 def test_the_tally_moves_on_its_own_when_a_signature_is_verified_elsewhere(
