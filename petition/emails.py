@@ -6,8 +6,6 @@ import json
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Value
-from django.db.models.functions import Replace
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape
@@ -97,7 +95,8 @@ RECEIPT_PLACEHOLDER = "[[receipt-placeholder-7f3c]]"
 
 def confirmation(signature: Signature, *, to: str) -> Mail:
     """Sent once a signature is verified; `to` is passed in because a private one is erased.
-    Call attach_receipt() in the same transaction once the log entry is made."""
+    Put the receipt in with receipt_statement() in the same transaction, once the log entry has
+    its index."""
     letter = signature.letter
     return queue(
         kind="confirmation",
@@ -115,11 +114,14 @@ def confirmation(signature: Signature, *, to: str) -> Mail:
     )
 
 
-def attach_receipt(mail: Mail, receipt: dict) -> None:
+def receipt_statement(mail: Mail, receipt: dict) -> tuple[str, list]:
+    """The UPDATE that puts the receipt into a queued confirmation mail, as SQL for the caller to
+    run in the same round trip as the log entry it needs (see services.verify)."""
     receipt_json = json.dumps(receipt, indent=1)
-    Mail.objects.filter(pk=mail.pk).update(
-        text=Replace("text", Value(RECEIPT_PLACEHOLDER), Value(receipt_json)),
-        html=Replace("html", Value(RECEIPT_PLACEHOLDER), Value(escape(receipt_json))),
+    return (
+        f"UPDATE {Mail._meta.db_table} SET "  # noqa: S608 - fixed names
+        '"text" = REPLACE("text", %s, %s), "html" = REPLACE("html", %s, %s) WHERE id = %s',
+        [RECEIPT_PLACEHOLDER, receipt_json, RECEIPT_PLACEHOLDER, escape(receipt_json), mail.pk],
     )
 
 

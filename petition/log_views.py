@@ -7,6 +7,7 @@ import base64
 import functools
 import json
 import uuid
+from collections.abc import Sequence
 
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -48,11 +49,12 @@ class NoLetter(Exception):
     pass
 
 
-def _letter(slug: str) -> Letter:
-    letter = Letter.objects.listed().filter(slug=slug).first()
-    if letter is None:
+def _log(slug: str, keys: Sequence[merkle.Key] = ()) -> tuple[int, int, dict]:
+    """The listed letter's id, its log size and the stored nodes among ``keys``, in one query."""
+    found = tlog.listed_log(slug, keys)
+    if found is None:
         raise NoLetter
-    return letter
+    return found
 
 
 def _json_404(view):
@@ -80,16 +82,19 @@ def key(request):
 @require_safe
 @_json_404
 def checkpoint(request, slug: str):
-    letter = _letter(slug)
-    note = tlog.latest_checkpoint(letter).note
+    found = tlog.listed_checkpoint(slug)
+    if found is None:
+        raise NoLetter
+    letter_id, note = found
+    if note is None:  # nothing signed yet: sign the log as it stands
+        note = tlog.checkpoint(letter_id=letter_id).note
     return _cors(HttpResponse(note, content_type="text/plain; charset=utf-8"), 5)
 
 
 @require_safe
 @_json_404
 def entries(request, slug: str):
-    letter = _letter(slug)
-    size = tlog.size(letter.pk)
+    letter_id, size, _ = _log(slug)
     try:
         start = _int(request, "start", maximum=size)
         end = _int(request, "end", minimum=start, maximum=2**63 - 1)
@@ -97,22 +102,43 @@ def entries(request, slug: str):
         return _bad(f"{exc} (the log has {size} entries)")
     # Past the end of the log, or more than a page: the entries there are, as clients expect.
     end = min(end, size, start + MAX_ENTRIES)
-    items = [{"index": i, "data": _b64(data)} for i, data in tlog.entries(letter, start, end)]
+    items = [{"index": i, "data": _b64(data)} for i, data in tlog.entries(letter_id, start, end)]
     # A full page never changes again; a page that reaches the log's end may still grow.
     return _cors(JsonResponse({"entries": items}), 86400 if end - start == MAX_ENTRIES else 5)
+
+
+# The proofs read the letter, its log size and the proof's nodes in one query, so the nodes are
+# named before the size is known: from the parameters checked against the largest size there
+# could be. Then they are checked against the log's real size, with the messages a client
+# sees; a request that fails either check fetched no nodes or is refused before using them.
+LARGEST = 2**63 - 1  # PostgreSQL's bigint, the type of LogEntry.index
+
+
+def _inclusion_parameters(request, current: int) -> tuple[int, int]:
+    size = _int(request, "size", minimum=1, maximum=current)
+    index = _int(request, "index", maximum=size - 1)
+    return index, size
+
+
+def _consistency_parameters(request, current: int) -> tuple[int, int]:
+    new = _int(request, "to", maximum=current)
+    old = _int(request, "from", maximum=new)
+    return old, new
 
 
 @require_safe
 @_json_404
 def inclusion(request, slug: str):
-    letter = _letter(slug)
-    current = tlog.size(letter.pk)
     try:
-        size = _int(request, "size", minimum=1, maximum=current)
-        index = _int(request, "index", maximum=size - 1)
+        keys = merkle.inclusion_keys(*_inclusion_parameters(request, LARGEST))
+    except BadParameter:
+        keys = []
+    _, current, nodes = _log(slug, keys)
+    try:
+        index, size = _inclusion_parameters(request, current)
     except BadParameter as exc:
         return _bad(f"{exc} (the log has {current} entries)")
-    path = tlog.inclusion_proof(letter, index, size)
+    path = merkle.inclusion_proof(index, size, lambda _keys: nodes)
     return _cors(
         JsonResponse({"index": index, "size": size, "path": [_b64(h) for h in path]}), 86400
     )
@@ -121,14 +147,16 @@ def inclusion(request, slug: str):
 @require_safe
 @_json_404
 def consistency(request, slug: str):
-    letter = _letter(slug)
-    current = tlog.size(letter.pk)
     try:
-        new = _int(request, "to", maximum=current)
-        old = _int(request, "from", maximum=new)
+        keys = merkle.consistency_keys(*_consistency_parameters(request, LARGEST))
+    except BadParameter:
+        keys = []
+    _, current, nodes = _log(slug, keys)
+    try:
+        old, new = _consistency_parameters(request, current)
     except BadParameter as exc:
         return _bad(f"{exc} (the log has {current} entries)")
-    path = tlog.consistency_proof(letter, old, new)
+    path = merkle.consistency_proof(old, new, lambda _keys: nodes)
     return _cors(JsonResponse({"from": old, "to": new, "path": [_b64(h) for h in path]}), 86400)
 
 

@@ -13,8 +13,10 @@ Storage is reached only through two callbacks, so this module needs no Django:
 * ``get_nodes(keys) -> Mapping[(level, index), bytes]`` fetches many in one round trip.
 
 The proof builders first work out every range they need, then make a single ``get_nodes``
-call. The verifiers and the literal reference implementation (``mth``, ``ref_path``,
-``ref_proof``) do not touch storage at all; auditors can use them on their own.
+call; ``inclusion_keys`` and ``consistency_keys`` name those nodes beforehand, for a caller
+that fetches them in a query doing other work too. The verifiers and the literal reference
+implementation (``mth``, ``ref_path``, ``ref_proof``) do not touch storage at all; auditors can
+use them on their own.
 """
 
 import hashlib
@@ -166,6 +168,11 @@ def _range_hashes(ranges: Sequence[tuple[int, int]], get_nodes: GetNodes) -> lis
     return [_fold(keys, nodes) for keys in key_lists]
 
 
+def _keys(ranges: Sequence[tuple[int, int]]) -> list[Key]:
+    """The stored nodes _range_hashes(ranges) reads, each once."""
+    return list(dict.fromkeys(key for start, end in ranges for key in subtree_keys(start, end)))
+
+
 def range_hash(start: int, end: int, get_nodes: GetNodes) -> bytes:
     """MTH(D[start:end]) for a range of the shape the RFC recursion uses (see subtree_keys)."""
     if start == end:
@@ -202,6 +209,14 @@ def inclusion_proof(index: int, size: int, get_nodes: GetNodes) -> list[bytes]:
     return _range_hashes(_path_ranges(index, size), get_nodes)
 
 
+def inclusion_keys(index: int, size: int) -> list[Key]:
+    """The stored nodes inclusion_proof(index, size) reads, for a caller that fetches them
+    along with other data and then hands them back (``lambda keys: nodes``)."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of size {size}")
+    return _keys(_path_ranges(index, size))
+
+
 def _proof_ranges(m: int, n: int) -> list[tuple[int, int]]:
     """The ranges whose hashes form PROOF(m, D[0:n]) for 0 < m < n, in RFC order."""
     ranges = []
@@ -229,6 +244,15 @@ def consistency_proof(m: int, n: int, get_nodes: GetNodes) -> list[bytes]:
     if m in (0, n):
         return []
     return _range_hashes(_proof_ranges(m, n), get_nodes)
+
+
+def consistency_keys(m: int, n: int) -> list[Key]:
+    """The stored nodes consistency_proof(m, n) reads (see inclusion_keys)."""
+    if not 0 <= m <= n:
+        raise ValueError(f"no consistency proof from size {m} to size {n}")
+    if m in (0, n):
+        return []
+    return _keys(_proof_ranges(m, n))
 
 
 # --- Verifying (RFC 9162 sections 2.1.3.2 and 2.1.4.2) --------------------------------------

@@ -5,6 +5,7 @@ If the cache is unreachable the limit is not enforced: refusing signers because 
 would lose exactly what the product promises to keep.
 """
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -12,6 +13,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCacheClient
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +38,33 @@ def hit(scope: str, value: str, rate: str) -> bool:
     bucket = int(time.time() // window)
     key = f"rl:{scope}:{_digest(value)}:{bucket}"
     try:
-        cache.add(key, 0, timeout=window + 1)
-        return cache.incr(key) <= limit
+        return _incr(key, window + 1) <= limit
     except Exception:  # noqa: BLE001 - any cache failure means "not enforced"
         logger.warning("rate limit %s not enforced: cache unavailable", scope)
         return True
+
+
+@functools.cache
+def _redis(client: RedisCacheClient):
+    """One redis.Redis per process on the cache's write pool (Django builds a new one, about
+    0.4 ms of Python, on every call)."""
+    return client.get_client(write=True)
+
+
+def _incr(key: str, timeout: int) -> int:
+    """Add one to the key's count, creating it to expire in `timeout` seconds. On Redis one round
+    trip (INCR, and EXPIRE NX in the same pipeline) instead of add() then incr(): it runs twice
+    on every signature."""
+    client = getattr(cache, "_cache", None)
+    if isinstance(client, RedisCacheClient):
+        full_key = cache.make_and_validate_key(key)
+        pipe = _redis(client).pipeline(transaction=False)
+        pipe.incr(full_key)
+        pipe.expire(full_key, timeout, nx=True)
+        count, _ = pipe.execute()
+        return count
+    cache.add(key, 0, timeout=timeout)
+    return cache.incr(key)
 
 
 def client_ip(request) -> str:

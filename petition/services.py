@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import logging
 from datetime import timedelta
+from types import EllipsisType
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -21,6 +22,7 @@ from .models import (
     DailyTally,
     DomainTally,
     Letter,
+    LetterVersion,
     Level,
     Mail,
     Organiser,
@@ -45,52 +47,49 @@ def email_hash(email: str) -> str:
     return hmac.new(key, normalise_email(email).encode(), hashlib.sha256).hexdigest()
 
 
-def _upsert_add(table: str, key_columns: tuple[str, str], value_column: str, row: tuple) -> None:
-    """INSERT ... ON CONFLICT DO UPDATE: add to a counter row, creating it if need be (PostgreSQL
-    and SQLite both speak this)."""
-    columns = ", ".join((*key_columns, value_column))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s) "  # noqa: S608 - fixed names
-            f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE "
-            f"SET {value_column} = {table}.{value_column} + EXCLUDED.{value_column}",
-            row,
-        )
-
-
 def ensure_tally(letter_id: int) -> None:
     Tally.objects.get_or_create(letter_id=letter_id)
 
 
-def _count(signature: Signature, delta: int) -> None:
-    """Move the tally by delta for a signature entering (+1) or leaving (-1) the count."""
-    employee = delta if signature.is_verified_employee else 0
-    Tally.objects.filter(letter_id=signature.letter_id).update(
-        verified=F("verified") + delta,
-        employees=F("employees") + employee,
-        **{signature.visibility: F(signature.visibility) + delta},
-    )
-    if signature.is_verified_employee:
-        _upsert_add(
-            DomainTally._meta.db_table,
-            ("letter_id", "domain"),
-            "count",
-            (signature.letter_id, signature.employer_domain, delta),
-        )
-    _upsert_add(
-        DailyTally._meta.db_table,
-        ("letter_id", "day"),
-        "change",
-        (signature.letter_id, timezone.now().date(), delta),
-    )
-    if signature.version_id:
-        from .models import LetterVersion
+def _count_and_log(signature: Signature, delta: int, kind: str, **extra) -> int:
+    """Move the counts by delta for a signature entering (+1) or leaving (-1) the count, and
+    append the change to the letter's public log; returns the entry's index.
 
-        LetterVersion.objects.filter(pk=signature.version_id).update(
-            signature_count=F("signature_count") + delta
+    The letter's tally, today's count and the text version's count are rows every change to the
+    letter locks until COMMIT: they move in one statement with the log's index (tlog.allocate),
+    and the milestone check usually reads nothing, so few round trips hold them."""
+    letter_id = signature.letter_id
+    counts = {"verified": delta, signature.visibility: delta}
+    if signature.is_verified_employee:
+        counts["employees"] = delta
+    also = [_add_statement(DailyTally, (letter_id, timezone.now().date(), delta))]
+    if signature.version_id:
+        also.append(
+            (
+                f"UPDATE {LetterVersion._meta.db_table} "  # noqa: S608 - fixed names
+                "SET signature_count = signature_count + %s WHERE id = %s",
+                [delta, signature.version_id],
+            )
         )
+    if signature.is_verified_employee:
+        also.append(_add_statement(DomainTally, (letter_id, signature.employer_domain, delta)))
+    index, verified = tlog.allocate(letter_id, counts=counts, also=also)
     if delta > 0:
-        check_milestones(letter_id=signature.letter_id)  # issue 5: organisers hear of milestones
+        _note_milestones(signature.letter, verified)  # issue 5: organisers hear of milestones
+    return _log(signature, kind, index=index, **extra)
+
+
+def _add_statement(model, row: tuple) -> tuple[str, list]:
+    """INSERT ... ON CONFLICT DO UPDATE adding to a (letter, key) counter (DailyTally's day,
+    DomainTally's domain), creating the row if need be. PostgreSQL and SQLite both speak it."""
+    table = model._meta.db_table
+    key = "day" if model is DailyTally else "domain"
+    value = "change" if model is DailyTally else "count"
+    return (
+        f"INSERT INTO {table} (letter_id, {key}, {value}) VALUES (%s, %s, %s) "  # noqa: S608
+        f"ON CONFLICT (letter_id, {key}) DO UPDATE SET {value} = {table}.{value} + %s",
+        [*row, row[-1]],
+    )
 
 
 def _queue_verification(signature: Signature) -> None:
@@ -133,7 +132,6 @@ def sign(
         raise SigningClosed
     email = normalise_email(email)
     hashed = email_hash(email)
-    ensure_tally(letter.pk)
     try:
         with transaction.atomic():
             signature = Signature.objects.create(
@@ -154,6 +152,8 @@ def sign(
                 wants_updates=wants_updates,
                 # A signed-in signer's account; never a private one's (see sign_as_user).
                 user=None if visibility == Level.PRIVATE else user,
+                # Its verification mail is queued below, in this transaction.
+                mail_requested_at=timezone.now(),
             )
     except IntegrityError:
         existing = Signature.objects.active().filter(letter=letter, email_hash=hashed).first()
@@ -165,7 +165,7 @@ def sign(
             emails.already_signed(existing, to=email)
         return
     signature.letter = letter
-    _queue_verification(signature)
+    emails.verification(signature)
 
 
 @transaction.atomic
@@ -182,12 +182,18 @@ def resend(*, letter: Letter, email: str) -> None:
         _queue_verification(signature)
 
 
-@transaction.atomic
-def verify(*, signature_id: int) -> tuple[Signature, dict | None]:
+# No savepoint when called inside another transaction (verify_by_link, sign_as_user): nobody
+# catches its errors there, and a savepoint is two more round trips.
+@transaction.atomic(savepoint=False)
+def verify(
+    *, signature_id: int, confirmed_by: int | None | EllipsisType = ...
+) -> tuple[Signature, dict | None]:
     """Confirm a pending signature. A second call changes nothing and returns no receipt.
 
     A private signature's name, email and account link are erased in this same transaction;
-    the confirmation mail is handed the address before it goes.
+    the confirmation mail is handed the address before it goes. `confirmed_by` (a user id, or
+    None for nobody signed in) is who followed the mailed link: the signature keeps the account
+    it was started from only if that is the same account.
     """
     signature = (
         Signature.objects.select_for_update(of=("self",))
@@ -196,6 +202,8 @@ def verify(*, signature_id: int) -> tuple[Signature, dict | None]:
     )
     if signature.status != Signature.Status.PENDING:
         return signature, None
+    if confirmed_by is not ... and signature.user_id not in (None, confirmed_by):
+        signature.user = None
     letter = signature.letter
     address = signature.email
     signature.status = Signature.Status.VERIFIED
@@ -206,21 +214,44 @@ def verify(*, signature_id: int) -> tuple[Signature, dict | None]:
     if signature.visibility == Level.PRIVATE:
         _erase_identity(signature)
     signature.save()
-    ensure_tally(letter.pk)
     # Everything that can be done before the letter's hot rows (its tally and log head, which
-    # every verification of the letter locks until commit) is done first, the mail included.
+    # every verification of the letter locks until commit) is done first: the mail, and the
+    # latest checkpoint the receipt carries (the new entry is in the next one anyway).
     mail = emails.confirmation(signature, to=address)
-    _count(signature, +1)
-    index = _log(signature, "sign")
-    receipt = tlog.receipt(
-        letter, index=index, salt=salt, ref=signature.log_ref, identifier=str(signature.public_id)
-    )
-    emails.attach_receipt(mail, receipt)
-    return signature, receipt
+    checkpoint = tlog.signed_checkpoint(letter)
+
+    def receipt_for(index: int) -> dict:
+        return tlog.receipt(
+            letter,
+            index=index,
+            salt=salt,
+            ref=signature.log_ref,
+            identifier=str(signature.public_id),
+            checkpoint=checkpoint,
+        )
+
+    if checkpoint is None:
+        # The letter's first entry: its receipt carries the checkpoint signed for it now.
+        index = _count_and_log(signature, +1, "sign")
+        receipt = receipt_for(index)
+        with connection.cursor() as cursor:
+            cursor.execute(*emails.receipt_statement(mail, receipt))
+        return signature, receipt
+    receipts = []
+
+    def with_receipt(index: int) -> list:
+        receipts.append(receipt_for(index))
+        return [emails.receipt_statement(mail, receipts[0])]
+
+    _count_and_log(signature, +1, "sign", also=with_receipt)
+    return signature, receipts[0]
 
 
-def _log(signature: Signature, kind: str, **extra) -> int:
-    """Append the signature's change to its letter's public log (same transaction)."""
+def _log(signature: Signature, kind: str, *, index: int | None = None, also=None, **extra) -> int:
+    """Append the signature's change to its letter's public log (same transaction). `also`
+    makes, from the entry's index, statements to run with the entry's INSERT."""
+    if index is None:
+        index, _ = tlog.allocate(signature.letter_id)
     return tlog.append(
         letter=signature.letter,
         kind=kind,
@@ -228,6 +259,8 @@ def _log(signature: Signature, kind: str, **extra) -> int:
         employee=signature.is_verified_employee,
         version=signature.version.number if signature.version_id else None,
         ref=signature.log_ref,
+        index=index,
+        also=also(index) if also else (),
         **extra,
     )
 
@@ -253,8 +286,7 @@ def withdraw(*, signature_id: int) -> bool:
     signature.withdrawn_at = timezone.now()
     signature.save(update_fields=["status", "withdrawn_at"])
     if was_counted:
-        _count(signature, -1)
-        _log(signature, "withdraw")
+        _count_and_log(signature, -1, "withdraw")
     return True
 
 
@@ -277,16 +309,13 @@ def change_level(*, signature_id: int, visibility: str) -> bool:
 def _set_level(signature: Signature, visibility: str) -> None:
     """Move a (locked) signature to another level, keeping counts and the log exact."""
     previous = signature.visibility
-    if signature.is_counted:
-        Tally.objects.filter(letter_id=signature.letter_id).update(
-            **{previous: F(previous) - 1, visibility: F(visibility) + 1}
-        )
     signature.visibility = visibility
     if visibility == Level.PRIVATE and signature.status == Signature.Status.VERIFIED:
         _erase_identity(signature)
     signature.save()
     if signature.is_counted:
-        _log(signature, "relevel", from_level=previous)
+        index, _ = tlog.allocate(signature.letter_id, counts={previous: -1, visibility: +1})
+        _log(signature, "relevel", from_level=previous, index=index)
 
 
 @transaction.atomic
@@ -498,8 +527,7 @@ def hide_signature(
     signature.is_hidden = True
     signature.hidden_reason = reason[:200]
     signature.save(update_fields=["is_hidden", "hidden_reason"])
-    _count(signature, -1)
-    _log(signature, "hide", reason=reason if reason in tlog.HIDE_REASONS else "other")
+    _count_and_log(signature, -1, "hide", reason=reason if reason in tlog.HIDE_REASONS else "other")
     explanation = f"{reason}: {note}" if note else reason
     _audit(letter_id, actor, AuditEvent.Action.HIDE, target=_target(signature), reason=explanation)
     return True
@@ -515,8 +543,7 @@ def restore_signature(*, letter_id: int, signature_id: int, actor, note: str = "
     signature.hidden_reason = ""
     signature.save(update_fields=["is_hidden", "hidden_reason"])
     if signature.is_counted:
-        _count(signature, +1)
-        _log(signature, "restore")
+        _count_and_log(signature, +1, "restore")
     _audit(letter_id, actor, AuditEvent.Action.RESTORE, target=_target(signature), reason=note)
     return True
 
@@ -727,6 +754,26 @@ def milestone_thresholds(count: int, goal: int | None) -> list[int]:
     return sorted(found)
 
 
+# Milestones this process has seen recorded, by letter: they are never deleted, so a count whose
+# thresholds are all in here needs no query (the usual case, inside the tally's lock).
+_recorded_milestones: dict[int, set[int]] = {}
+
+
+def _note_milestones(letter: Letter, verified: int) -> None:
+    """After the count rose to `verified`: record and announce any milestone newly passed."""
+    thresholds = milestone_thresholds(verified, letter.goal)
+    seen = _recorded_milestones.get(letter.pk, set())
+    if not thresholds or seen.issuperset(thresholds):
+        return
+    check_milestones(letter_id=letter.pk)
+
+    def remember(letter_id=letter.pk, thresholds=thresholds):
+        _recorded_milestones.setdefault(letter_id, set()).update(thresholds)
+
+    # Only once committed: a rolled-back transaction recorded nothing.
+    transaction.on_commit(remember)
+
+
 def check_milestones(*, letter_id: int) -> list[int]:
     """Record the milestones the letter's count has newly passed and mail its organisers, once
     per milestone (the unique constraint decides, even between concurrent verifications).
@@ -838,7 +885,6 @@ def sign_as_user(
         return AccountSigning(MAILED)
     email = normalise_email(email)
     hashed = email_hash(email)
-    ensure_tally(letter.pk)
     signature = (
         Signature.objects.active()
         .select_for_update(of=("self",))
@@ -875,10 +921,7 @@ def verify_by_link(*, signature_id: int, user_id: int | None) -> tuple[Signature
     """Confirm through the mailed link. A signature started from an account keeps that link only
     when confirmed from the same account: whoever typed someone else's address must not come to
     manage the signature that person confirms."""
-    Signature.objects.filter(
-        pk=signature_id, status=Signature.Status.PENDING, user__isnull=False
-    ).exclude(user_id=user_id).update(user=None)
-    return verify(signature_id=signature_id)
+    return verify(signature_id=signature_id, confirmed_by=user_id)
 
 
 @transaction.atomic
@@ -940,8 +983,6 @@ class CosignRefused(Exception):
 def _count_cosign(cosignature: CoSignature, delta: int, kind: str) -> None:
     """Move the co-signer count by delta for a co-signature entering (+1, kind "approve") or
     leaving (-1, kind "reject" or "withdraw") the listing. Callers hold the change's transaction."""
-    ensure_tally(cosignature.letter_id)
-    Tally.objects.filter(letter_id=cosignature.letter_id).update(cosigners=F("cosigners") + delta)
     # The public log: a co-signature is listed by name, so its entries carry level "public". The
     # ref is made at approval and kept on the row, so the "uncosign" that undoes it carries it too.
     if delta > 0:
@@ -949,6 +990,7 @@ def _count_cosign(cosignature: CoSignature, delta: int, kind: str) -> None:
         CoSignature.objects.filter(pk=cosignature.pk).update(log_ref=ref)
     else:
         ref = CoSignature.objects.values_list("log_ref", flat=True).get(pk=cosignature.pk)
+    index, _ = tlog.allocate(cosignature.letter_id, counts={"cosigners": delta})
     tlog.append(
         letter=cosignature.letter,
         kind="cosign" if delta > 0 else "uncosign",
@@ -956,6 +998,7 @@ def _count_cosign(cosignature: CoSignature, delta: int, kind: str) -> None:
         employee=False,
         version=None,
         ref=ref,
+        index=index,
     )
 
 

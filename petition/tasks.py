@@ -1,10 +1,13 @@
+import contextlib
 import logging
 import smtplib
+import threading
+import time
 from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, mailers
 from django.db.models import Q
 from django.utils import timezone
 
@@ -45,7 +48,7 @@ def send_mail(self, mail_id: int) -> str:
     if mail.html:
         message.attach_alternative(mail.html, "text/html")
     try:
-        message.send()
+        _send_in_kept_session(message)
     except TRANSIENT as exc:
         Mail.objects.filter(pk=mail_id).update(
             claimed_until=None, attempts=mail.attempts + 1, last_error=type(exc).__name__
@@ -56,6 +59,52 @@ def send_mail(self, mail_id: int) -> str:
     Mail.objects.filter(pk=mail_id).delete()
     logger.info("mail %s (%s) sent", mail_id, mail.kind)
     return "sent"
+
+
+# One SMTP session per worker process, kept from one mail to the next: a new session per mail
+# (connect, EHLO, STARTTLS, AUTH, QUIT) cost more than the mail. It is dropped after any error
+# and when idle for a while, before the server's own idle timeout (5 minutes, RFC 5321 4.5.3.2).
+SMTP_IDLE_SECONDS = 60
+_session_lock = threading.Lock()
+_session = {"mailer": None, "config": None, "used": 0.0}
+
+
+def _drop_session() -> None:
+    mailer, _session["mailer"] = _session["mailer"], None
+    if mailer is not None:
+        with contextlib.suppress(*TRANSIENT):
+            mailer.close()
+
+
+def _send_in_kept_session(message: EmailMultiAlternatives) -> None:
+    config = settings.MAILERS["default"]
+    with _session_lock:
+        idle = time.monotonic() - _session["used"] > SMTP_IDLE_SECONDS
+        if _session["mailer"] is not None and (idle or _session["config"] != config):
+            _drop_session()
+        kept = _session["mailer"] is not None
+        if not kept:
+            _session.update(mailer=mailers["default"], config=config)
+            _session["mailer"].open()
+        try:
+            _session["mailer"].send_messages([message])
+        except (smtplib.SMTPServerDisconnected, ConnectionError):
+            _drop_session()
+            if not kept:
+                raise
+            # The server closed the kept session while it was idle, so nothing was sent on it:
+            # once more, on a new session.
+            _session.update(mailer=mailers["default"], config=config)
+            try:
+                _session["mailer"].open()
+                _session["mailer"].send_messages([message])
+            except BaseException:
+                _drop_session()
+                raise
+        except BaseException:
+            _drop_session()
+            raise
+        _session["used"] = time.monotonic()
 
 
 def enqueue_mail(mail_id: int) -> None:

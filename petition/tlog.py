@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -81,6 +82,63 @@ def get_nodes_for(letter_id: int):
     return functools.partial(_get_nodes, letter_id)
 
 
+# Tally columns a change may move in the statement that takes the log's next index.
+COUNT_COLUMNS = ("verified", "public", "anonymous", "private", "employees", "cosigners")
+
+Statement = tuple[str, list]
+
+
+def _in_one_round_trip(first: Statement, also: Sequence[Statement]) -> Statement | None:
+    """`first` with the `also` statements joined to it as data-modifying CTEs, on PostgreSQL:
+    one round trip, one snapshot (so `also` must not read rows another transaction may have
+    just committed: they write, with upserts or UPDATEs, which see the latest rows). None where
+    the database cannot (SQLite, the embedded default): run them one after another."""
+    if connection.vendor != "postgresql" or not also:
+        return None
+    ctes = ", ".join(f"also_{n} AS ({sql})" for n, (sql, _) in enumerate(also))
+    params = [value for _, values in also for value in values]
+    return f"WITH {ctes} {first[0]}", params + first[1]
+
+
+def _execute(cursor, first: Statement, also: Sequence[Statement]):
+    joined = _in_one_round_trip(first, also)
+    if joined is not None:
+        cursor.execute(*joined)
+        return
+    for statement in also:
+        cursor.execute(*statement)
+    cursor.execute(*first)
+
+
+def allocate(
+    letter_id: int, *, counts: dict[str, int] | None = None, also: Sequence[Statement] = ()
+) -> tuple[int, int]:
+    """Take the letter's next log index, moving its tally's counts in the same UPDATE, and run
+    `also` (the day's, version's and domain's counters) in the same round trip. Returns the
+    index and the verified count after the change.
+
+    The tally row is the letter's hot row: every change to its count locks it until COMMIT, so
+    what runs between this statement and the commit bounds how many changes a second one letter
+    can take. This is one statement instead of one per counter."""
+    counts = counts or {}
+    unknown = set(counts) - set(COUNT_COLUMNS)
+    assert not unknown, unknown
+    moves = "".join(f", {column} = {column} + %s" for column in counts)
+    update = (
+        f"UPDATE {Tally._meta.db_table} SET log_size = log_size + 1{moves} "  # noqa: S608
+        "WHERE letter_id = %s RETURNING log_size, verified",
+        [*counts.values(), letter_id],
+    )
+    with connection.cursor() as cursor:
+        _execute(cursor, update, also)
+        row = cursor.fetchone()
+    if row is None:  # a letter opened without publish(): no tally row yet
+        Tally.objects.get_or_create(letter_id=letter_id)
+        return allocate(letter_id, counts=counts, also=also)
+    size, verified = row
+    return size - 1, verified
+
+
 def append(
     *,
     letter: Letter,
@@ -91,17 +149,17 @@ def append(
     ref: str,
     reason: str | None = None,
     from_level: str | None = None,
+    index: int | None = None,
+    also: Sequence[Statement] = (),
 ) -> int:
-    """Append one entry to the letter's log; must run inside the caller's transaction."""
+    """Append one entry to the letter's log; must run inside the caller's transaction.
+
+    `index` is one allocate() took in this transaction (None: take one now). `also` are
+    statements to run in the same round trip as the entry's INSERT (the caller's writes that
+    need the index, such as the receipt in the confirmation mail)."""
     assert kind in KINDS, kind
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Tally._meta.db_table} SET log_size = log_size + 1 "  # noqa: S608
-            "WHERE letter_id = %s RETURNING log_size",
-            [letter.pk],
-        )
-        (size,) = cursor.fetchone()
-    index = size - 1
+    if index is None:
+        index, _ = allocate(letter.pk)
     entry = {
         "kind": kind,
         "letter": letter.slug,
@@ -117,11 +175,23 @@ def append(
     if from_level is not None:
         entry["from"] = from_level
     data = encode(entry)
-    LogEntry.objects.create(letter_id=letter.pk, index=index, data=data, ref=ref)
+    # A separate statement from allocate(): the left siblings were committed by the previous
+    # append, perhaps while this transaction waited for the tally row, and only a statement
+    # started after that wait sees them.
     nodes = merkle.nodes_to_add_batch(index, [merkle.leaf_hash(data)], get_nodes_for(letter.pk))
-    LogNode.objects.bulk_create(
-        [LogNode(letter_id=letter.pk, level=lv, index=ix, hash=h) for lv, ix, h in nodes]
+    rows = ", ".join(["(%s, %s, %s, %s)"] * len(nodes))
+    insert_nodes = (
+        f'INSERT INTO {LogNode._meta.db_table} (letter_id, "level", "index", hash) '  # noqa: S608
+        f"VALUES {rows}",
+        [value for level, ix, h in nodes for value in (letter.pk, level, ix, h)],
     )
+    insert_entry = (
+        f'INSERT INTO {LogEntry._meta.db_table} (letter_id, "index", data, ref) '  # noqa: S608
+        "VALUES (%s, %s, %s, %s)",
+        [letter.pk, index, data, ref],
+    )
+    with connection.cursor() as cursor:
+        _execute(cursor, insert_nodes, [insert_entry, *also])
     transaction.on_commit(functools.partial(_schedule_checkpoint, letter.pk), robust=True)
     return index
 
@@ -236,19 +306,90 @@ def consistency_proof(letter: Letter, old: int, new: int) -> list[bytes]:
     return merkle.consistency_proof(old, new, get_nodes_for(letter.pk))
 
 
-def entries(letter: Letter, start: int, end: int) -> list[tuple[int, bytes]]:
-    rows = LogEntry.objects.filter(letter=letter, index__gte=start, index__lt=end).order_by("index")
-    return [(row.index, bytes(row.data)) for row in rows.only("index", "data")]
+def entries(letter_id: int, start: int, end: int) -> list[tuple[int, bytes]]:
+    rows = LogEntry.objects.filter(letter_id=letter_id, index__gte=start, index__lt=end)
+    return [(row.index, bytes(row.data)) for row in rows.order_by("index").only("index", "data")]
 
 
-def receipt(letter: Letter, *, index: int, salt: bytes, ref: str, identifier: str) -> dict:
+# --- The public endpoints' reads, one statement each ----------------------------------------
+#
+# Proofs are the hot read of the log API (an auditor asks for thousands). Each is one statement
+# here: the letter found by its slug, its log size and the proof's nodes, read in one snapshot
+# (append writes the size and the nodes in one transaction, so they agree). Which letters are
+# public is Letter.objects.listed()'s rule written out in SQL: every status but draft
+# (tests/petition/test_log.py checks the two agree for every status). Nothing about the letter
+# is cached between requests: staff can put a letter back to draft, rename or delete it in the
+# admin, and finding it costs one index probe in a statement that runs anyway.
+
+
+def listed_log(
+    slug: str, keys: Sequence[merkle.Key]
+) -> tuple[int, int, dict[merkle.Key, bytes]] | None:
+    """The listed letter's id, its log size and which of the stored nodes ``keys`` exist;
+    None if no listed letter has this slug."""
+    letter, tally, node = Letter._meta.db_table, Tally._meta.db_table, LogNode._meta.db_table
+    # One row a key: the letter's id and log size, the key, and its node's hash (NULL where none
+    # is stored), each hash one probe of the (letter_id, level, index) index. Scalar subqueries
+    # rather than joins: PostgreSQL plans them in half the time, which is most of its work here.
+    # The keys are written into the SQL as numbers (`:d` takes nothing but ints, which merkle
+    # computed): as 40-odd placeholders, psycopg would parse a new query text and adapt every
+    # value on each request, a sixth of the view's CPU. No keys: one row that matches no node.
+    values = ", ".join(f"({level:d}, {index:d})" for level, index in keys) or "(-1, -1)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'WITH k("level", "index") AS (VALUES {values}) '  # noqa: S608
+            "SELECT l.id, "
+            f"COALESCE((SELECT t.log_size FROM {tally} AS t WHERE t.letter_id = l.id), 0), "
+            'k."level", k."index", '
+            f"(SELECT n.hash FROM {node} AS n WHERE n.letter_id = l.id "
+            'AND n."level" = k."level" AND n."index" = k."index") '
+            f"FROM {letter} AS l CROSS JOIN k WHERE l.slug = %s AND l.status <> %s",
+            [slug, Letter.Status.DRAFT],
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    nodes = {(level, index): bytes(h) for _id, _size, level, index, h in rows if h is not None}
+    return rows[0][0], rows[0][1], nodes
+
+
+def listed_checkpoint(slug: str) -> tuple[int, str | None] | None:
+    """The listed letter's id and its latest checkpoint's note (None if it has none yet);
+    None if no listed letter has this slug."""
+    letter, checkpoint_table = Letter._meta.db_table, Checkpoint._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT l.id, (SELECT c.note FROM {checkpoint_table} AS c "  # noqa: S608
+            "WHERE c.letter_id = l.id ORDER BY c.size DESC LIMIT 1) "
+            f"FROM {letter} AS l WHERE l.slug = %s AND l.status <> %s",
+            [slug, Letter.Status.DRAFT],
+        )
+        return cursor.fetchone()
+
+
+def signed_checkpoint(letter: Letter) -> Checkpoint | None:
+    """The latest checkpoint signed so far, if any (signs none)."""
+    return Checkpoint.objects.filter(letter=letter).order_by("-size").first()
+
+
+def receipt(
+    letter: Letter,
+    *,
+    index: int,
+    salt: bytes,
+    ref: str,
+    identifier: str,
+    checkpoint: Checkpoint | None = None,
+) -> dict:
+    """What the signer keeps: the entry's index and ref with the salt that proves it theirs, and
+    a signed checkpoint (`checkpoint`, else the latest, signed now if there is none yet)."""
     return {
         "letter": letter.slug,
         "index": index,
         "id": identifier,
         "salt": salt.hex(),
         "ref": ref,
-        "checkpoint": latest_checkpoint(letter).note,
+        "checkpoint": (checkpoint or latest_checkpoint(letter)).note,
     }
 
 

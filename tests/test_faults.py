@@ -249,6 +249,47 @@ def test_smtp_server_refusing_for_a_while_the_mail_goes_out_once_when_it_is_back
     assert Signature.objects.filter(email="lise@example.com", status="pending").exists()
 
 
+def _message(to: str):
+    from django.core.mail import EmailMultiAlternatives
+
+    return EmailMultiAlternatives(subject="Hi", body=f"Hello {to}", to=[to])
+
+
+def test_a_kept_smtp_session_the_server_closed_is_replaced_and_nothing_is_lost(settings, smtp_sink):
+    from config.settings import mailer_from_url
+
+    settings.MAILERS = {"default": mailer_from_url(f"smtp://127.0.0.1:{smtp_sink.port}")}
+    try:
+        tasks._send_in_kept_session(_message("one@example.com"))
+        tasks._send_in_kept_session(_message("two@example.com"))
+        assert len(set(smtp_sink.peers)) == 1, "the second mail went on the same session"
+        smtp_sink.stop()  # the server goes away, and with it the kept session
+        restart_sink(smtp_sink)
+        tasks._send_in_kept_session(_message("three@example.com"))
+    finally:
+        tasks._drop_session()
+    assert [len(smtp_sink.texts(f"{n}@example.com")) for n in ("one", "two", "three")] == [1, 1, 1]
+    assert len(set(smtp_sink.peers)) == 2, "a new session for the third"
+
+
+def test_a_refused_mail_drops_the_kept_session(settings, smtp_sink):
+    from config.settings import mailer_from_url
+
+    settings.MAILERS = {"default": mailer_from_url(f"smtp://127.0.0.1:{smtp_sink.port}")}
+    try:
+        tasks._send_in_kept_session(_message("one@example.com"))
+        smtp_sink.refuse = True
+        with pytest.raises(tasks.TRANSIENT):
+            tasks._send_in_kept_session(_message("two@example.com"))
+        assert tasks._session["mailer"] is None
+        smtp_sink.refuse = False
+        tasks._send_in_kept_session(_message("two@example.com"))
+    finally:
+        tasks._drop_session()
+    assert len(smtp_sink.texts("two@example.com")) == 1
+    assert len(set(smtp_sink.peers)) == 2
+
+
 # --- 4. PostgreSQL restarted ----------------------------------------------------------------------
 
 
@@ -538,7 +579,8 @@ def test_worker_keeps_its_database_connection_and_replaces_it_after_a_restart(
     private_postgres, redis_server, smtp_sink
 ):
     """CELERY_DB_REUSE_MAX: one PostgreSQL backend serves task after task (Celery's default opens
-    one per task); after PostgreSQL restarts, the next mail still goes out, on a new one."""
+    one per task); after PostgreSQL restarts, the next mail still goes out, on a new one. The
+    worker also keeps its SMTP session from one mail to the next."""
     pg = private_postgres
     load_test_schema(pg, "app")
     env = {
@@ -562,6 +604,7 @@ def test_worker_keeps_its_database_connection_and_replaces_it_after_a_restart(
         for address in second:
             wait_for(lambda a=address: smtp_sink.texts(a), 20, what=f"mail to {address}")
         assert pg.psql("app", others) == backend, "the same connection, not one per task"
+        assert len(set(smtp_sink.peers)) == 1, "one SMTP session for ten mails"
 
         pg.pg_ctl("-m", "fast", "restart")  # the worker's connection is now dead
         _queue_mails_in(env, ["after@example.com"])

@@ -145,6 +145,22 @@ def test_rate_limit_keys_hold_no_address_or_ip(client, letter):
     assert not [k for k in keys if "secret-address" in k or "198.51.100.77" in k]
 
 
+def test_rate_limit_counts_expire_with_their_window():
+    """A count lives as long as its window (and a second hit does not push the expiry back)."""
+    import redis
+
+    if "redis" not in django_settings.CACHES["default"]["BACKEND"].lower():
+        pytest.fail("runs with REDIS_URL set, as `make test` does")
+    assert ratelimit.hit("ttl-probe", "203.0.113.10", "5/m")
+    server = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
+    (key,) = server.keys("*rl:ttl-probe:*")
+    first = server.ttl(key)
+    assert 0 < first <= 61
+    assert server.get(key) == b"1"
+    assert ratelimit.hit("ttl-probe", "203.0.113.10", "5/m")
+    assert server.get(key) == b"2" and server.ttl(key) <= first
+
+
 SHARED_LIMIT_PROBE = """
 import django
 django.setup()

@@ -15,6 +15,7 @@ from django.urls import URLPattern, reverse
 from django.utils import timezone
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from accounts.models import Organisation
 from petition import api, services
@@ -326,4 +327,12 @@ def test_every_endpoint_answers_as_documented(populated, wsgi_in_test_transactio
 def test_generated_requests_get_documented_answers(case, populated, wsgi_in_test_transaction):
     if "slug" in (case.path_parameters or {}) and case.path_parameters["slug"].startswith("l"):
         case.path_parameters["slug"] = populated.slug  # reach the real letter too
-    case.call_and_validate()
+    response = case.call()
+    if "/log/" in case.path and response.status_code == 400:
+        # Indexes past the log's end fit the document (it cannot know how long a log is) and
+        # are refused with the documented 400 that says how long it is: the one schema-valid
+        # request the API rejects. Every other check still applies.
+        assert "(the log has 8 entries)" in response.json()["error"]
+        case.validate_response(response, excluded_checks=[positive_data_acceptance])
+    else:
+        case.validate_response(response)

@@ -14,7 +14,7 @@ from django.db import connection
 from django.urls import reverse
 
 from petition import merkle, notes, services, tlog
-from petition.models import Checkpoint, LogEntry, LogNode, Signature, Tally
+from petition.models import Checkpoint, Letter, LogEntry, LogNode, Signature, Tally
 from tests.conftest import sign_data
 
 pytestmark = pytest.mark.django_db
@@ -192,6 +192,119 @@ def test_a_proof_reads_log_n_nodes_in_few_queries(letter, django_assert_max_num_
 def test_draft_letter_has_no_public_log(client, make_letter):
     draft = make_letter(publish=False)
     assert client.get(f"/api/letters/{draft.slug}/log/checkpoint").status_code == 404
+
+
+def append_entries(letter, n: int) -> list[bytes]:
+    """n entries straight into the log, with no signatures behind them: all a proof reads."""
+    for _ in range(n):
+        seq = tlog.size(letter.pk)
+        tlog.append(
+            letter=letter, kind="sign", level="public", employee=False, version=1, ref=f"{seq:064x}"
+        )
+    return all_entries(letter)
+
+
+def b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+def test_served_proofs_are_the_rfc_proofs_for_every_index_and_size(client, letter):
+    entries = append_entries(letter, 21)
+    base = f"/api/letters/{letter.slug}/log"
+    for size in range(1, 22):
+        for index in range(size):
+            response = client.get(f"{base}/inclusion", {"index": index, "size": size})
+            path = [b64(h) for h in merkle.ref_path(index, entries[:size])]
+            assert response.json() == {"index": index, "size": size, "path": path}
+        for old in range(size + 1):
+            response = client.get(f"{base}/consistency", {"from": old, "to": size})
+            path = [b64(h) for h in merkle.ref_proof(old, entries[:size])]
+            assert response.json() == {"from": old, "to": size, "path": path}
+
+
+def test_a_proof_or_a_checkpoint_is_one_query(client, letter, django_assert_num_queries):
+    append_entries(letter, 20)
+    tlog.checkpoint(letter_id=letter.pk)
+    base = f"/api/letters/{letter.slug}/log"
+    for path, params in [
+        ("inclusion", {"index": 7, "size": 20}),
+        ("consistency", {"from": 7, "to": 19}),
+        ("checkpoint", {}),
+        ("inclusion", {"index": 20, "size": 20}),  # refused, with the log's size in the message
+    ]:
+        with django_assert_num_queries(1):
+            response = client.get(f"{base}/{path}", params)
+        assert response["Access-Control-Allow-Origin"] == "*"
+    response = client.get(f"{base}/inclusion", {"index": 7, "size": 20})
+    assert list(response.json()) == ["index", "size", "path"]
+    assert response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "public, max-age=86400"
+
+
+@pytest.mark.parametrize("status", Letter.Status.values)
+def test_log_endpoints_serve_the_listed_letters_and_no_other(client, letter, status):
+    """The proofs' SQL repeats Letter.objects.listed(): the two must agree on every status, at
+    once (nothing is cached: a letter an admin puts back to draft is gone on the next request)."""
+    append_entries(letter, 3)
+    base = f"/api/letters/{letter.slug}/log"
+    requests = [
+        ("checkpoint", {}),
+        ("entries", {"start": 0, "end": 3}),
+        ("inclusion", {"index": 0, "size": 3}),
+        ("consistency", {"from": 1, "to": 3}),
+        ("inclusion", {"index": 3, "size": 3}),  # a bad parameter: 404 comes first
+    ]
+    assert client.get(f"{base}/inclusion", {"index": 0, "size": 3}).status_code == 200
+    Letter.objects.filter(pk=letter.pk).update(status=status)
+    listed = Letter.objects.listed().filter(pk=letter.pk).exists()
+    assert listed == (status != Letter.Status.DRAFT)
+    for path, params in requests:
+        response = client.get(f"{base}/{path}", params)
+        if listed:
+            assert response.status_code in (200, 400), (path, params)
+        else:
+            assert response.status_code == 404, (path, params)
+            assert response.json() == {"error": "No such letter."}
+            assert response["Access-Control-Allow-Origin"] == "*"
+
+
+def test_bad_proof_parameters_are_refused_with_the_log_size(client, letter):
+    append_entries(letter, 9)
+    base = f"/api/letters/{letter.slug}/log"
+    for path, params, message in [
+        ("inclusion", {"index": 9, "size": 9}, "index must be between 0 and 8"),
+        ("inclusion", {"index": 0, "size": 10}, "size must be between 1 and 9"),
+        ("inclusion", {"index": 0, "size": 0}, "size must be between 1 and 9"),
+        ("inclusion", {"index": 0, "size": 2**63 - 1}, "size must be between 1 and 9"),
+        ("inclusion", {"index": 0, "size": 2**63}, "size must be between 1 and 9"),
+        ("inclusion", {"index": 0, "size": 10**19}, "size must be a whole number"),
+        ("inclusion", {"index": "x", "size": 3}, "index must be a whole number"),
+        ("inclusion", {"size": 3}, "missing parameter 'index'"),
+        ("inclusion", {}, "missing parameter 'size'"),
+        ("consistency", {"from": 5, "to": 4}, "from must be between 0 and 4"),
+        ("consistency", {"from": 1, "to": 10}, "to must be between 0 and 9"),
+        ("consistency", {"from": 1, "to": 2**63 - 1}, "to must be between 0 and 9"),
+        ("consistency", {"to": 3}, "missing parameter 'from'"),
+    ]:
+        response = client.get(f"{base}/{path}", params)
+        assert response.status_code == 400, params
+        assert response.json() == {"error": f"{message} (the log has 9 entries)"}
+        assert response["Cache-Control"] == "public, max-age=0"
+    response = client.get("/api/letters/no-such-letter/log/inclusion", {"index": "x"})
+    assert response.status_code == 404
+
+
+def test_checkpoint_endpoint_signs_the_first_checkpoint_then_serves_the_latest(client, letter):
+    append_entries(letter, 5)
+    assert not Checkpoint.objects.filter(letter=letter).exists()
+    url = f"/api/letters/{letter.slug}/log/checkpoint"
+    note = client.get(url).content.decode()
+    assert note.split("\n")[1] == "5"
+    assert Checkpoint.objects.get(letter=letter).note == note
+    append_entries(letter, 2)
+    assert client.get(url).content.decode() == note  # until the next checkpoint is signed
+    tlog.checkpoint(letter_id=letter.pk)
+    assert client.get(url).content.decode().split("\n")[1] == "7"
 
 
 @pytest.mark.django_db(transaction=True)

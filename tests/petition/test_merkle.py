@@ -474,6 +474,41 @@ def test_proofs_are_one_bulk_read_of_log_n_nodes(big_store):
             assert verify_consistency(m, size, big_store.root(m), big_store.root(size), proof)
 
 
+def read(counter: Counter) -> list[tuple[int, int]]:
+    """The keys of the proof's single read (a proof with no hashes reads nothing)."""
+    assert len(counter.calls) <= 1
+    return counter.calls[0] if counter.calls else []
+
+
+def test_proof_keys_name_exactly_the_nodes_a_proof_reads(big_store):
+    rng = random.Random(2)
+    for size in [1, 2, 3, 7, 8, 9, BIG_SIZE, BIG_SIZE - 1, 1 << 16, 50_001]:
+        for index in {0, size - 1, size // 2, *rng.sample(range(size), min(size, 10))}:
+            counter = Counter(big_store)
+            path = inclusion_proof(index, size, counter)
+            keys = merkle.inclusion_keys(index, size)
+            assert keys == read(counter)
+            # Handed back without the store, the named nodes are enough for the proof.
+            nodes = big_store.get_nodes(keys)
+            assert inclusion_proof(index, size, lambda _keys: nodes) == path
+        for m in {0, 1, size - 1, size, size // 2, *rng.sample(range(size + 1), min(size, 10))}:
+            counter = Counter(big_store)
+            proof = consistency_proof(m, size, counter)
+            keys = merkle.consistency_keys(m, size)
+            assert keys == read(counter)
+            nodes = big_store.get_nodes(keys)
+            assert consistency_proof(m, size, lambda _keys: nodes) == proof
+
+
+def test_proof_keys_refuse_what_the_proofs_refuse():
+    for index, size in [(5, 5), (-1, 5), (0, 0)]:
+        with pytest.raises(ValueError):
+            merkle.inclusion_keys(index, size)
+    for m, n in [(4, 3), (-1, 3)]:
+        with pytest.raises(ValueError):
+            merkle.consistency_keys(m, n)
+
+
 def test_big_proofs_match_reference_on_a_sample(big_store):
     # The literal recursion is O(n) per proof; a few samples are enough at this size.
     for index in [0, 40_000, BIG_SIZE - 1]:
