@@ -14,7 +14,17 @@ from django.db import connection
 from django.urls import reverse
 
 from petition import merkle, notes, services, tlog
-from petition.models import Checkpoint, Letter, LogEntry, LogNode, Signature, Tally
+from petition.models import (
+    Checkpoint,
+    DailyTally,
+    DomainTally,
+    Letter,
+    LetterVersion,
+    LogEntry,
+    LogNode,
+    Signature,
+    Tally,
+)
 from tests.conftest import sign_data
 
 pytestmark = pytest.mark.django_db
@@ -338,6 +348,11 @@ def test_two_hundred_concurrent_verifications_make_a_gapless_log(letter):
     tally = Tally.objects.get(letter=letter)
     assert tally.verified == tally.anonymous == tally.employees == 200 == tally.log_size
     assert LogNode.objects.filter(letter=letter, level=0).count() == 200
+    # The counters that move in the same statement as the tally are exact too.
+    assert sum(DailyTally.objects.filter(letter=letter).values_list("change", flat=True)) == 200
+    assert DomainTally.objects.get(letter=letter, domain="example.com").count == 200
+    version = LetterVersion.objects.get(letter=letter)
+    assert version.signature_count == 200
 
 
 # --- receipts ------------------------------------------------------------------------------
