@@ -362,27 +362,13 @@ PEAK_BOUND = 8 * 1024 * 1024
 
 
 def test_a_100000_signature_csv_export_streams_in_bounded_memory(editor_client, letter):
-    now = timezone.now()
-    version = letter.versions.get()
-    Signature.objects.bulk_create(
-        (
-            Signature(
-                letter=letter,
-                version=version,
-                name=f"Signer number {n}",
-                email=f"signer{n}@example.com",
-                email_hash=f"{n:064x}",
-                affiliation="Example Corporation",
-                job_title="Software engineer",
-                team="Platform",
-                city="Manchester",
-                visibility="public",
-                status="verified",
-                verified_at=now,
-            )
-            for n in range(ROWS)
-        ),
-        batch_size=5000,
+    many_signatures(
+        letter,
+        ROWS,
+        affiliation="Example Corporation",
+        job_title="Software engineer",
+        team="Platform",
+        city="Manchester",
     )
     response = export(editor_client, letter, status="counted")
     tracemalloc.start()
