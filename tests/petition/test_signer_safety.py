@@ -422,3 +422,18 @@ def test_plus_tags_do_not_dodge_the_per_address_limit(client, letter, settings):
         for n in range(3)
     ]
     assert codes == [302, 302, 429]
+
+
+def test_a_mark_that_lapses_while_hidden_is_restored_without_it(letter, organiser, employee):
+    signature, _ = employee
+    services.hide_signature(
+        letter_id=letter.pk, signature_id=signature.pk, actor=organiser, reason="spam"
+    )
+    age(signature, 370)
+    assert services.expire_employee_verifications() == 1
+    assert tally(letter).employees == 0
+    services.restore_signature(letter_id=letter.pk, signature_id=signature.pk, actor=organiser)
+    t = tally(letter)
+    assert (t.verified, t.employees) == (1, 0)
+    counts = replayed(letter)
+    assert (counts["verified"], counts["employees"]) == (1, 0)
