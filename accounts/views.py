@@ -55,8 +55,10 @@ def my_signatures(request):
 def my_signature_level(request, public_id, level: str):
     """Switch between public and anonymous either way, or to private (one way). GET asks."""
     signature = _my_signature(request, public_id)
+    # Only a confirmed signature: a pending one may carry someone else's address, whose owner
+    # was mailed the level it has now (the service refuses too).
     if (
-        signature.status == Signature.Status.WITHDRAWN
+        signature.status != Signature.Status.VERIFIED
         or level == signature.visibility
         or level not in signature.letter.levels
     ):

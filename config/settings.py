@@ -270,6 +270,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "petition.tasks.purge_pending_signatures",
         "schedule": 3600.0,
     },
+    "expire-employee-verifications": {
+        "task": "petition.tasks.expire_employee_verifications",
+        "schedule": 3600.0,
+    },
 }
 
 # Product settings
@@ -294,7 +298,9 @@ MAIL_CLAIM_SECONDS = env_int("MAIL_CLAIM_SECONDS", 150)
 # at most BACKOFF_MAX apart; after the last retry the re-queue job still picks it up.
 MAIL_RETRY_BACKOFF = env_int("MAIL_RETRY_BACKOFF", 2)
 MAIL_RETRY_BACKOFF_MAX = env_int("MAIL_RETRY_BACKOFF_MAX", 300)
-MANAGE_TOKEN_MAX_AGE = env_int("MANAGE_TOKEN_MAX_AGE", 90 * 24 * 3600)
+# Two weeks: long enough to act on the confirmation mail, short enough that a forwarded or
+# leaked mail stops being a lever soon; a signer asks for a fresh link on the letter any time.
+MANAGE_TOKEN_MAX_AGE = env_int("MANAGE_TOKEN_MAX_AGE", 14 * 24 * 3600)
 MAIL_RESEND_INTERVAL = env_int("MAIL_RESEND_INTERVAL", 120)
 # Organisations (issue 4): invitation links last this long; organisers hear of new co-sign
 # requests in one digest, this many seconds after the first of a batch arrives.

@@ -59,14 +59,20 @@ def verify_url(signature: Signature) -> str:
     return absolute(reverse("verify", kwargs={"slug": signature.letter.slug, "token": token}))
 
 
-def manage_url(signature: Signature) -> str:
+def manage_path(signature: Signature) -> str:
+    """The signature's manage page, for its current link generation (older links are refused)."""
     token = tokens.make(
         tokens.MANAGE,
         signature_id=signature.pk,
         letter_id=signature.letter_id,
         email_hash=signature.email_hash,
+        generation=signature.link_generation,
     )
-    return absolute(reverse("manage", kwargs={"slug": signature.letter.slug, "token": token}))
+    return reverse("manage", kwargs={"slug": signature.letter.slug, "token": token})
+
+
+def manage_url(signature: Signature) -> str:
+    return absolute(manage_path(signature))
 
 
 def verification(signature: Signature) -> Mail:
@@ -148,6 +154,27 @@ def manage_link(signature: Signature, *, to: str) -> Mail:
             "letter": signature.letter,
             "manage_url": manage_url(signature),
             "is_pending": signature.status == Signature.Status.PENDING,
+        },
+    )
+
+
+def reverification(signature: Signature, *, to: str) -> Mail:
+    """A link that proves the work address again; `to` is the address the signer typed (a
+    private signer's is erased), checked against the signature's hash by the caller."""
+    letter = signature.letter
+    token = tokens.make(
+        tokens.REVERIFY,
+        signature_id=signature.pk,
+        letter_id=signature.letter_id,
+        email_hash=signature.email_hash,
+    )
+    return queue(
+        kind="reverification",
+        to=to,
+        template="petition/email/reverification",
+        context={
+            "letter": letter,
+            "url": absolute(reverse("reverify", kwargs={"slug": letter.slug, "token": token})),
         },
     )
 

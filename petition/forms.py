@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from .models import LEVEL_ORDER, SETTINGS_FIELDS, Letter, Level
 
@@ -215,8 +216,13 @@ class LetterSettingsForm(forms.ModelForm):
             "accepts_individuals": "People may sign",
             "accepts_organisations": "Organisations may co-sign (once approved)",
             "auto_approve_verified_orgs": "Approve verified organisations at once",
+            "employee_verification_months": _("Employer verification lasts (months)"),
         }
         help_texts = {
+            "employee_verification_months": _(
+                "After this, a verified employee still counts but loses the mark until they "
+                "confirm their work address again from their manage link."
+            ),
             "deadline": "Optional. The letter closes itself at this time.",
             "goal": "Optional. Organisers get a mail when the count passes it.",
         }
@@ -224,6 +230,15 @@ class LetterSettingsForm(forms.ModelForm):
             "deadline": DateTimeInput(),
             "employer_domains": forms.Textarea(attrs={"rows": 3}),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left empty, the period stays as it was.
+        self.fields["employee_verification_months"].required = False
+
+    def clean_employee_verification_months(self) -> int:
+        months = self.cleaned_data["employee_verification_months"]
+        return self.instance.employee_verification_months if months is None else months
 
     def clean_deadline(self):
         deadline = self.cleaned_data["deadline"]

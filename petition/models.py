@@ -4,6 +4,7 @@ import uuid
 import markdown
 import nh3
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -74,6 +75,15 @@ class Letter(models.Model):
     auto_approve_verified_orgs = models.BooleanField(
         default=False, help_text="Co-signatures of verified organisations are approved at once."
     )
+    # A work address proven once is not proven for ever: people change jobs.
+    employee_verification_months = models.PositiveSmallIntegerField(
+        default=12,
+        validators=[MinValueValidator(1), MaxValueValidator(120)],
+        help_text=(
+            "A verified employee is shown as one for this many months; then they count as any "
+            "signer until they confirm their work address again."
+        ),
+    )
 
     objects = LetterQuerySet.as_manager()
 
@@ -86,6 +96,10 @@ class Letter(models.Model):
             models.CheckConstraint(
                 condition=Q(accepts_individuals=True) | Q(accepts_organisations=True),
                 name="letter_accepts_someone",
+            ),
+            models.CheckConstraint(
+                condition=Q(employee_verification_months__gte=1),
+                name="letter_employee_period_positive",
             ),
         ]
 
@@ -174,6 +188,7 @@ SETTINGS_FIELDS = (
     "accepts_individuals",
     "accepts_organisations",
     "auto_approve_verified_orgs",
+    "employee_verification_months",
 )
 
 
@@ -289,10 +304,13 @@ class Signature(models.Model):
         related_name="signatures",
     )
     name = models.CharField(max_length=200, blank=True)
-    # Stored normalised (trimmed, lower case); blank once a private signature is verified.
+    # As typed (trimmed, lower case: the mail goes there); blank once a private signature is
+    # verified, and once any signature is withdrawn.
     email = models.EmailField(max_length=254, blank=True)
-    # HMAC of the normalised email with a server secret: refuses a second signature and honours
-    # the withdrawal link after a private signer's address is erased.
+    # HMAC of the canonical email (services.canonical_email: no +tag, no Gmail dots) with a
+    # server secret: refuses a second signature from one inbox and honours the manage link after
+    # a private signer's address is erased. Blank once withdrawn: a withdrawn signer may sign
+    # again, and nothing ties the withdrawn row to an address.
     email_hash = models.CharField(max_length=64)
     affiliation = models.CharField(max_length=200, blank=True)
     job_title = models.CharField(max_length=200, blank=True)
@@ -308,6 +326,11 @@ class Signature(models.Model):
     hidden_reason = models.CharField(max_length=200, blank=True)
     is_verified_employee = models.BooleanField(default=False)
     employer_domain = models.CharField(max_length=253, blank=True)
+    # When the work address was last proven; the letter's employee_verification_months later the
+    # mark lapses (services.expire_employee_verifications) until it is proven again.
+    employee_verified_at = models.DateTimeField(null=True, blank=True)
+    # Part of every manage link; moved on each change of state, so a used link stops working.
+    link_generation = models.PositiveIntegerField(default=0)
     wants_updates = models.BooleanField(default=False)
     # hex SHA-256(salt || public_id) of its log entries; only the signer holds the salt (receipt).
     log_ref = models.CharField(max_length=64, blank=True)
@@ -345,6 +368,12 @@ class Signature(models.Model):
             # Purge job: pending signatures older than N days.
             models.Index(
                 fields=["created_at"], name="sig_pending_idx", condition=Q(status="pending")
+            ),
+            # Expiry job: a letter's verified employees whose proof is older than its period.
+            models.Index(
+                fields=["letter", "employee_verified_at"],
+                name="sig_employee_expiry_idx",
+                condition=Q(status="verified", is_verified_employee=True),
             ),
             # Updates to signers (issue 5): a letter's opted-in verified signers, in id order.
             models.Index(

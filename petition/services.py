@@ -1,5 +1,6 @@
 """Writes with side effects. Each runs in one transaction; mails are queued on commit."""
 
+import calendar
 import functools
 import hashlib
 import hmac
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Organisation
 
-from . import emails, tasks, tlog
+from . import emails, tasks, tlog, tokens
 from .models import (
     LEVEL_ORDER,
     SETTINGS_FIELDS,
@@ -42,9 +43,49 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def email_hash(email: str) -> str:
+# Providers known to deliver "first.last" and "firstlast" to one inbox; elsewhere a dot may make
+# another mailbox, so it is kept.
+DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def canonical_email(email: str) -> str:
+    """One spelling per inbox, for "one signature per email" and per-address rate limits:
+    lower case, no "+tag" in the local part (most providers deliver a+x@ to a@), and for Gmail
+    no dots and one domain. Mail still goes to the address as typed."""
+    local, _, domain = normalise_email(email).rpartition("@")
+    local = local.split("+", 1)[0] or local
+    if domain in DOTLESS_DOMAINS:
+        local, domain = local.replace(".", ""), DOTLESS_DOMAINS[domain]
+    return f"{local}@{domain}"
+
+
+def _keyed(value: str) -> str:
     key = settings.EMAIL_HASH_KEY.encode()
-    return hmac.new(key, normalise_email(email).encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def email_hash(email: str) -> str:
+    return _keyed(canonical_email(email))
+
+
+def legacy_email_hash(email: str) -> str:
+    """The hash rows made before canonical_email carry (of the trimmed, lower-case address):
+    a private signer's address is erased, so those hashes cannot be recomputed."""
+    return _keyed(normalise_email(email))
+
+
+def email_hashes(email: str) -> list[str]:
+    """Every hash an active signature of this address may carry: lookups match either."""
+    return list(dict.fromkeys([email_hash(email), legacy_email_hash(email)]))
+
+
+def _active_signature(letter: Letter, email: str) -> Signature | None:
+    return (
+        Signature.objects.active()
+        .filter(letter=letter, email_hash__in=email_hashes(email))
+        .select_related("letter")
+        .first()
+    )
 
 
 def ensure_tally(letter_id: int) -> None:
@@ -132,6 +173,14 @@ def sign(
         raise SigningClosed
     email = normalise_email(email)
     hashed = email_hash(email)
+    # A row made before canonical_email carries the old hash, which the constraint cannot see.
+    legacy = legacy_email_hash(email)
+    if (
+        legacy != hashed
+        and Signature.objects.active().filter(letter=letter, email_hash=legacy).exists()
+    ):
+        _answer_repeat(letter, email)
+        return
     try:
         with transaction.atomic():
             signature = Signature.objects.create(
@@ -156,29 +205,29 @@ def sign(
                 mail_requested_at=timezone.now(),
             )
     except IntegrityError:
-        existing = Signature.objects.active().filter(letter=letter, email_hash=hashed).first()
-        if existing is None:  # withdrawn in between: nothing to tell
-            return
-        if existing.status == Signature.Status.PENDING:
-            _queue_verification(existing)
-        else:
-            emails.already_signed(existing, to=email)
+        _answer_repeat(letter, email)
         return
     signature.letter = letter
     emails.verification(signature)
 
 
+def _answer_repeat(letter: Letter, email: str) -> None:
+    """An address that has an active signature submitted again: its link again (pending), or a
+    mail saying it signed (verified), to the address as typed now, never on the page."""
+    existing = _active_signature(letter, email)
+    if existing is None:  # withdrawn in between: nothing to tell
+        return
+    if existing.status == Signature.Status.PENDING:
+        _queue_verification(existing)
+    else:
+        emails.already_signed(existing, to=email)
+
+
 @transaction.atomic
 def resend(*, letter: Letter, email: str) -> None:
     """Mail the verification link again to a pending signer; silent for any other address."""
-    signature = (
-        Signature.objects.filter(
-            letter=letter, email_hash=email_hash(email), status=Signature.Status.PENDING
-        )
-        .select_related("letter")
-        .first()
-    )
-    if signature is not None:
+    signature = _active_signature(letter, email)
+    if signature is not None and signature.status == Signature.Status.PENDING:
         _queue_verification(signature)
 
 
@@ -210,6 +259,8 @@ def verify(
     signature.verified_at = timezone.now()
     signature.employer_domain = letter.employer_domain_for(address)
     signature.is_verified_employee = bool(signature.employer_domain)
+    if signature.is_verified_employee:
+        signature.employee_verified_at = signature.verified_at
     salt, signature.log_ref = tlog.new_ref(signature.public_id.bytes)
     if signature.visibility == Level.PRIVATE:
         _erase_identity(signature)
@@ -284,10 +335,42 @@ def withdraw(*, signature_id: int) -> bool:
     was_counted = signature.is_counted
     signature.status = Signature.Status.WITHDRAWN
     signature.withdrawn_at = timezone.now()
-    signature.save(update_fields=["status", "withdrawn_at"])
+    _erase_on_withdrawal(signature)
+    signature.save(update_fields=["status", "withdrawn_at", *WITHDRAWAL_ERASES, "link_generation"])
     if was_counted:
+        # The level, employee mark, domain and version stay: they undo the counts and the log.
         _count_and_log(signature, -1, "withdraw")
     return True
+
+
+# What a withdrawn signature no longer needs: who signed, how to reach them, what they told us.
+# The level, employee mark, domain, version and log ref stay for the counts and the public log.
+WITHDRAWAL_ERASES = (
+    "name",
+    "email",
+    "email_hash",
+    "user",
+    "affiliation",
+    "job_title",
+    "team",
+    "city",
+    "show_affiliation",
+    "show_job_title",
+    "show_team",
+    "show_city",
+    "wants_updates",
+    "mail_requested_at",
+)
+
+
+def _erase_on_withdrawal(signature: Signature) -> None:
+    """Blank every field in WITHDRAWAL_ERASES. The email hash goes too: a withdrawn signer may
+    sign again (the one-signature constraint ignores withdrawn rows), and a kept hash would let
+    whoever holds the key learn that an address once signed. Every manage link dies with it."""
+    for field in WITHDRAWAL_ERASES:
+        default = Signature._meta.get_field(field).get_default()
+        setattr(signature, field, default)
+    signature.link_generation += 1
 
 
 @transaction.atomic
@@ -298,7 +381,9 @@ def change_level(*, signature_id: int, visibility: str) -> bool:
         .select_related("letter", "version")
         .get(pk=signature_id)
     )
-    if signature.status == Signature.Status.WITHDRAWN:
+    # A pending signature keeps the level its address was mailed about: nobody changes it
+    # before the address's owner confirms (the confirm page shows what they confirm).
+    if signature.status != Signature.Status.VERIFIED:
         return False
     if LEVEL_ORDER.index(visibility) <= LEVEL_ORDER.index(signature.visibility):
         return False
@@ -312,6 +397,7 @@ def _set_level(signature: Signature, visibility: str) -> None:
     signature.visibility = visibility
     if visibility == Level.PRIVATE and signature.status == Signature.Status.VERIFIED:
         _erase_identity(signature)
+    signature.link_generation += 1  # the manage link that asked for it is spent
     signature.save()
     if signature.is_counted:
         index, _ = tlog.allocate(signature.letter_id, counts={previous: -1, visibility: +1})
@@ -326,14 +412,37 @@ def request_manage_link(*, letter: Letter, email: str) -> None:
     link goes to that address only.
     """
     email = normalise_email(email)
-    signature = (
-        Signature.objects.active()
-        .filter(letter=letter, email_hash=email_hash(email))
-        .select_related("letter")
-        .first()
-    )
+    signature = _active_signature(letter, email)
     if signature is not None:
         emails.manage_link(signature, to=email)
+
+
+@transaction.atomic
+def disown_pending(*, signature_id: int) -> bool:
+    """The "this wasn't me" button: the owner of an address deletes a pending signature made
+    with it, and any verification mail to it not yet handed to the mail server. False (and
+    nothing done) if it is no longer pending."""
+    signature = (
+        Signature.objects.select_for_update(of=("self",))
+        .filter(pk=signature_id, status=Signature.Status.PENDING)
+        .first()
+    )
+    if signature is None:
+        return False
+    # Every verification link of this signature shares this prefix (tokens.stem).
+    stem = tokens.stem(
+        signature_id=signature.pk,
+        letter_id=signature.letter_id,
+        email_hash=signature.email_hash,
+    )
+    now = timezone.now()
+    Mail.objects.filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+        kind="verification",
+        text__contains=f"/confirm/{stem}:",
+    ).delete()
+    signature.delete()
+    return True
 
 
 def purge_pending_signatures(*, days: int | None = None) -> int:
@@ -391,6 +500,111 @@ def close(*, letter_id: int, actor=None, reason: str = "") -> bool:
     if closed:
         _audit(letter_id, actor, AuditEvent.Action.CLOSE, reason=reason)
     return bool(closed)
+
+
+# --- Employer verification lapses: a work address is proven for a period, then again ---------
+
+
+def months_before(moment, months: int):
+    """The same day and time `months` calendar months earlier (the month's last day if short)."""
+    index = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def expire_employee_verifications(*, now=None) -> int:
+    """Take the verified-employee mark off every signature whose work address was proven longer
+    ago than its letter's employee_verification_months; each one still counts, as any signer.
+    Returns how many; a second run finds none."""
+    now = now or timezone.now()
+    expired = 0
+    letters = Letter.objects.filter(
+        pk__in=Signature.objects.filter(
+            status=Signature.Status.VERIFIED, is_verified_employee=True
+        ).values("letter_id")
+    ).only("pk", "employee_verification_months")
+    for letter in letters:
+        cutoff = months_before(now, letter.employee_verification_months)
+        due = Signature.objects.filter(
+            letter=letter,
+            status=Signature.Status.VERIFIED,
+            is_verified_employee=True,
+            employee_verified_at__lt=cutoff,
+        ).values_list("pk", flat=True)
+        for signature_id in list(due):
+            expired += _lapse_employee(signature_id=signature_id, cutoff=cutoff)
+    return expired
+
+
+@transaction.atomic
+def _lapse_employee(*, signature_id: int, cutoff) -> bool:
+    signature = (
+        Signature.objects.select_for_update(of=("self",))
+        .select_related("letter", "version")
+        .filter(
+            pk=signature_id,
+            status=Signature.Status.VERIFIED,
+            is_verified_employee=True,
+            employee_verified_at__lt=cutoff,
+        )
+        .first()
+    )
+    if signature is None:  # withdrawn or re-verified meanwhile
+        return False
+    _set_employee(signature, employee=False)
+    return True
+
+
+def _set_employee(signature: Signature, *, employee: bool) -> None:
+    """Put the verified-employee mark on a (locked) signature or take it off; a counted one moves
+    the employee and domain counts and appends an "employment" entry to the public log, so the
+    log replays to the tally. A hidden one moves nothing: its restore entry carries the mark."""
+    signature.is_verified_employee = employee
+    if employee:
+        signature.employee_verified_at = timezone.now()
+    signature.save(update_fields=["is_verified_employee", "employee_verified_at"])
+    if not signature.is_counted:
+        return
+    delta = 1 if employee else -1
+    domain = _add_statement(DomainTally, (signature.letter_id, signature.employer_domain, delta))
+    index, _ = tlog.allocate(signature.letter_id, counts={"employees": delta}, also=[domain])
+    _log(signature, "employment", index=index)
+
+
+@transaction.atomic
+def request_reverification(*, signature_id: int, email: str) -> None:
+    """Mail a link proving the work address again, if `email` is the address the signature was
+    made with (by its hash: a private signer's address is erased) and on one of the letter's
+    employer domains, and the mark has lapsed. Silent otherwise: the caller says the same."""
+    signature = (
+        Signature.objects.select_related("letter")
+        .filter(pk=signature_id, status=Signature.Status.VERIFIED, is_verified_employee=False)
+        .first()
+    )
+    if signature is None or signature.email_hash not in email_hashes(email):
+        return
+    domain = signature.letter.employer_domain_for(email)
+    if not domain:
+        return
+    Signature.objects.filter(pk=signature.pk).update(employer_domain=domain)
+    emails.reverification(signature, to=normalise_email(email))
+
+
+@transaction.atomic
+def reverify_employee(*, signature_id: int) -> bool:
+    """Confirm the work address again through the mailed link. False if nothing changed (a
+    second click, a withdrawn signature, or a domain the letter no longer lists)."""
+    signature = (
+        Signature.objects.select_for_update(of=("self",))
+        .select_related("letter", "version")
+        .filter(pk=signature_id, status=Signature.Status.VERIFIED, is_verified_employee=False)
+        .first()
+    )
+    if signature is None or signature.employer_domain not in signature.letter.domains:
+        return False
+    _set_employee(signature, employee=True)
+    return True
 
 
 # --- Organiser workspace (issue 5): letters, versions, moderation, team, updates, milestones ---
@@ -888,7 +1102,7 @@ def sign_as_user(
     signature = (
         Signature.objects.active()
         .select_for_update(of=("self",))
-        .filter(letter=letter, email_hash=hashed)
+        .filter(letter=letter, email_hash__in=email_hashes(email))
         .first()
     )
     if signature is None:
@@ -935,7 +1149,9 @@ def switch_level(*, signature_id: int, user_id: int, visibility: str) -> bool:
         .filter(pk=signature_id, user_id=user_id)
         .first()
     )
-    if signature is None or signature.status == Signature.Status.WITHDRAWN:
+    # Only a confirmed signature: a pending one may carry an address the account does not own,
+    # whose owner was mailed the level it has now.
+    if signature is None or signature.status != Signature.Status.VERIFIED:
         return False
     if visibility == signature.visibility or visibility not in signature.letter.levels:
         return False

@@ -127,6 +127,13 @@ def purge_pending_signatures() -> int:
     return services.purge_pending_signatures()
 
 
+@shared_task
+def expire_employee_verifications() -> int:
+    from . import services
+
+    return services.expire_employee_verifications()
+
+
 @shared_task(acks_late=True)
 def make_checkpoint(letter_id: int) -> int:
     from . import tlog

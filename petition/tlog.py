@@ -28,7 +28,17 @@ from .models import Checkpoint, Letter, LogEntry, LogNode, Tally
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("sign", "withdraw", "hide", "restore", "relevel", "cosign", "uncosign")
+KINDS = (
+    "sign",
+    "withdraw",
+    "hide",
+    "restore",
+    "relevel",
+    # A counted signature's verified-employee mark lapsed (employee false) or was proven again.
+    "employment",
+    "cosign",
+    "uncosign",
+)
 # Every key an entry may hold; nothing else ever goes in (the leak tests check this list).
 ENTRY_KEYS = {
     "kind",

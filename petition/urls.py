@@ -12,6 +12,7 @@ urlpatterns = [
     path("letters/<slug:slug>/thanks/", views.thanks, name="thanks"),
     path("letters/<slug:slug>/my-signature/", views.manage_request, name="manage_request"),
     path("letters/<slug:slug>/my-signature/<str:token>/", views.manage, name="manage"),
+    path("letters/<slug:slug>/reverify/<str:token>/", views.reverify, name="reverify"),
     path("letters/<slug:slug>/check/", log_views.check, name="log_check"),
 ]
 

@@ -5,10 +5,11 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import pagecache, ratelimit, services, tokens
-from .forms import EmailForm, LevelForm, SignForm
+from . import emails, pagecache, ratelimit, services, tokens
+from .forms import LEVEL_HELP, EmailForm, LevelForm, SignForm
 from .models import CoSignature, Letter, Signature
 
 
@@ -114,7 +115,8 @@ def sign(request, slug: str):
     # The per-address limit stops mail to a stranger's inbox; a signed-in signer's own verified
     # address, signing one letter after another, is not one.
     one_click = services.has_verified_email(request.user, email)
-    if not one_click and not ratelimit.hit("sign-email", email, settings.SIGN_LIMIT_PER_EMAIL):
+    inbox = services.canonical_email(email)
+    if not one_click and not ratelimit.hit("sign-email", inbox, settings.SIGN_LIMIT_PER_EMAIL):
         return _too_many(request, letter)
     data = {k: v for k, v in form.cleaned_data.items() if k != "website"}
     if request.user.is_authenticated:
@@ -142,7 +144,7 @@ def resend(request, slug: str):
     email = form.cleaned_data["email"]
     if not (
         ratelimit.hit("resend-ip", ratelimit.client_ip(request), settings.RESEND_LIMIT)
-        and ratelimit.hit("resend-email", email, settings.RESEND_LIMIT)
+        and ratelimit.hit("resend-email", services.canonical_email(email), settings.RESEND_LIMIT)
     ):
         return _too_many(request, letter)
     services.resend(letter=letter, email=email)
@@ -151,10 +153,22 @@ def resend(request, slug: str):
 
 def _signature_from_token(letter: Letter, purpose: str, token: str) -> Signature:
     claim = tokens.read(purpose, token, letter_id=letter.pk)
-    signature = Signature.objects.filter(pk=claim.signature_id, letter=letter).first()
-    if signature is None or not signature.email_hash.startswith(claim.email_hash):
-        # A purged or withdrawn-and-deleted signature, or a token forged around another address.
-        raise tokens.InvalidToken("This link no longer leads to a signature.")
+    signature = (
+        Signature.objects.filter(pk=claim.signature_id, letter=letter)
+        .select_related("letter")
+        .first()
+    )
+    if (
+        signature is None
+        or not signature.email_hash
+        or not signature.email_hash.startswith(claim.email_hash)
+    ):
+        # A purged, disowned or withdrawn (and so erased) signature, or a token forged around
+        # another address.
+        raise tokens.InvalidToken(gettext("This link no longer leads to a signature."))
+    if purpose == tokens.MANAGE and claim.generation != signature.link_generation:
+        # A change was made since this link was mailed: ask for a new one.
+        raise tokens.InvalidToken(gettext("This link has been used: ask for a new one."))
     return signature
 
 
@@ -173,10 +187,16 @@ def verify(request, slug: str, token: str):
     except tokens.InvalidToken as exc:
         return _bad_link(request, letter, exc)
     if request.method == "GET":
-        # Mail scanners follow links: only the button's POST confirms.
-        return render(
-            request, "petition/verify_confirm.html", {"letter": letter, "signature": signature}
-        )
+        # Mail scanners follow links: only the button's POST confirms. The page shows what the
+        # click confirms: whoever typed this address chose the name and level.
+        context = {
+            "letter": letter,
+            "signature": signature,
+            "level_sentence": LEVEL_HELP[signature.visibility],
+        }
+        return render(request, "petition/verify_confirm.html", context)
+    if request.POST.get("action") == "not-me":
+        return _not_me(request, letter, signature)
     if signature.status == Signature.Status.WITHDRAWN:
         return _bad_link(request, letter, tokens.InvalidToken("This signature was withdrawn."))
     if not letter.is_open and signature.status == Signature.Status.PENDING:
@@ -185,6 +205,17 @@ def verify(request, slug: str, token: str):
     if receipt is not None:
         return _thanks_after_verify(request, letter, receipt)
     return redirect("thanks", slug=letter.slug)
+
+
+def _not_me(request, letter: Letter, signature: Signature):
+    """The "this wasn't me" button: delete the pending signature made with this address. The
+    answer says nothing of what was typed; a confirmed one is withdrawn with its manage link."""
+    if not services.disown_pending(signature_id=signature.pk):
+        message = gettext(
+            "This signature is already confirmed: use its manage link to withdraw it."
+        )
+        return _bad_link(request, letter, tokens.InvalidToken(message))
+    return render(request, "petition/not_me.html", {"letter": letter})
 
 
 def thanks(request, slug: str):
@@ -213,9 +244,13 @@ def manage(request, slug: str, token: str):
         signature = _signature_from_token(letter, tokens.MANAGE, token)
     except tokens.InvalidToken as exc:
         return _bad_link(request, letter, exc)
-    level_form = None
-    if signature.status != Signature.Status.WITHDRAWN and signature.visibility != "private":
+    level_form = reverify_form = None
+    # A pending signature keeps the level its address was mailed about until confirmed.
+    if signature.status == Signature.Status.VERIFIED and signature.visibility != "private":
         level_form = LevelForm(current=signature.visibility)
+    if _may_reverify(signature):
+        reverify_form = EmailForm()
+    context = {"letter": letter, "signature": signature}
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "withdraw":
@@ -227,14 +262,59 @@ def manage(request, slug: str, token: str):
                 services.change_level(
                     signature_id=signature.pk, visibility=level_form.cleaned_data["visibility"]
                 )
-                return redirect(request.path)
+                # This link is spent: the page moves to the signature's fresh one.
+                signature.refresh_from_db()
+                return redirect(emails.manage_path(signature))
+        elif action == "reverify" and reverify_form is not None:
+            reverify_form = EmailForm(request.POST)
+            if reverify_form.is_valid():
+                return _request_reverification(request, letter, signature, reverify_form)
         else:
             raise Http404
+    context.update(level_form=level_form, reverify_form=reverify_form)
+    return render(
+        request, "petition/manage.html", context, status=400 if request.method == "POST" else 200
+    )
+
+
+def _may_reverify(signature: Signature) -> bool:
+    """A confirmed signature whose work address was proven once and whose mark has lapsed."""
+    return (
+        signature.status == Signature.Status.VERIFIED
+        and not signature.is_verified_employee
+        and signature.employee_verified_at is not None
+    )
+
+
+def _request_reverification(request, letter: Letter, signature: Signature, form: EmailForm):
+    email = form.cleaned_data["email"]
+    if not (
+        ratelimit.hit("manage-ip", ratelimit.client_ip(request), settings.MANAGE_LIMIT)
+        and ratelimit.hit("manage-email", services.canonical_email(email), settings.MANAGE_LIMIT)
+    ):
+        return _too_many(request, letter)
+    services.request_reverification(signature_id=signature.pk, email=email)
+    # The same answer whatever was typed: the link is only mailed to the address that signed.
+    return render(request, "petition/reverify_sent.html", {"letter": letter})
+
+
+@require_http_methods(["GET", "POST"])
+def reverify(request, slug: str, token: str):
+    """The link proving a work address again: a GET shows a button, a POST confirms."""
+    letter = _public_letter(slug)
+    try:
+        signature = _signature_from_token(letter, tokens.REVERIFY, token)
+    except tokens.InvalidToken as exc:
+        return _bad_link(request, letter, exc)
+    done = signature.is_verified_employee
+    if request.method == "POST":
+        services.reverify_employee(signature_id=signature.pk)
+        signature.refresh_from_db()
+        done = signature.is_verified_employee
     return render(
         request,
-        "petition/manage.html",
-        {"letter": letter, "signature": signature, "level_form": level_form},
-        status=400 if request.method == "POST" else 200,
+        "petition/reverify.html",
+        {"letter": letter, "done": done, "posted": request.method == "POST"},
     )
 
 
@@ -251,7 +331,9 @@ def manage_request(request, slug: str):
         email = form.cleaned_data["email"]
         if not (
             ratelimit.hit("manage-ip", ratelimit.client_ip(request), settings.MANAGE_LIMIT)
-            and ratelimit.hit("manage-email", email, settings.MANAGE_LIMIT)
+            and ratelimit.hit(
+                "manage-email", services.canonical_email(email), settings.MANAGE_LIMIT
+            )
         ):
             return _too_many(request, letter)
         services.request_manage_link(letter=letter, email=email)

@@ -65,7 +65,7 @@ def _walk(resolver, prefix=""):
 
 # URL patterns that take a per-signer secret (a token mailed to one person): not public. The
 # co-sign pages act for a signed-in organisation admin and are covered by the access tests.
-PERSONAL = {"verify", "manage", "unsubscribe", "cosign_withdraw"}
+PERSONAL = {"verify", "manage", "reverify", "unsubscribe", "cosign_withdraw"}
 # The log's proofs and entries need query arguments: public_urls() adds them with real values.
 WITH_QUERY = {"log_entries", "log_inclusion", "log_consistency"}
 # Pages that only answer POST, or only matter after a POST, still get a GET here: harmless.

@@ -205,7 +205,16 @@ class Command(BaseCommand):
             elif kind == "restore":
                 if ref not in hidden:
                     raise AuditFailure(f"entry {seq} (restore) restores nothing hidden")
-                live[ref] = {**hidden.pop(ref), "level": entry["level"]}
+                # The mark may have lapsed or been renewed while hidden: the restore says which.
+                live[ref] = {
+                    **hidden.pop(ref),
+                    "level": entry["level"],
+                    "employee": entry.get("employee"),
+                }
+            elif kind == "employment":
+                if ref not in live:
+                    raise AuditFailure(f"entry {seq} (employment) marks nothing counted")
+                live[ref] = {**live[ref], "employee": entry.get("employee")}
             elif kind == "relevel":
                 if ref not in live:
                     raise AuditFailure(f"entry {seq} (relevel) moves nothing counted")
