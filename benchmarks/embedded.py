@@ -84,7 +84,12 @@ class EmbeddedServer:
 
     def manage(self, *args: str) -> None:
         subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True, timeout=300
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            timeout=300,
+            stdout=subprocess.DEVNULL,
         )
 
     def start(self) -> "EmbeddedServer":
