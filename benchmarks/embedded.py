@@ -40,6 +40,8 @@ CONFIRM_PATH = re.compile(r"https?://[^/\s]+(/letters/[\w-]+/confirm/[^/\s]+/)")
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 # Every request of a run comes from 127.0.0.1: the per-IP and per-address limits would stop it
 # after 60 signatures. They still run.
+# What post_form answers when the server never answered (a refused or reset connection).
+NO_ANSWER = 599
 RAISED_LIMITS = {"SIGN_LIMIT_PER_IP": "1000000/h", "SIGN_LIMIT_PER_EMAIL": "1000/h"}
 
 
@@ -213,6 +215,10 @@ class Browser:
                 status, text, headers = response.status, response.read().decode(), response.headers
         except urllib.error.HTTPError as exc:
             status, text, headers = exc.code, exc.read().decode(errors="replace"), exc.headers
+        except OSError:
+            # Refused or reset before any answer (runserver's listen queue is short): status 0.
+            self.outcome.note(step, 0)
+            return 0, "", {}
         self.outcome.note(step, status)
         if status in (301, 302, 303) and headers.get("Location"):
             # Followed as a browser does; the answer to this request is what the caller sees.
@@ -220,19 +226,23 @@ class Browser:
         return status, text, dict(headers)
 
     def post_form(self, step: str, page: str, action: str, fields: dict, attempts: int) -> int:
-        """GET the page, POST its form; pressed again after a busy answer, as a person would."""
+        """GET the page, POST its form: the POST's status. Pressed again, up to `attempts` times,
+        after a busy answer or a refused connection, as a person would; NO_ANSWER if none came.
+        """
+        status = NO_ANSWER
         for _ in range(attempts):
-            status, text, _ = self.request(f"{step}-page", page)
+            status, text, headers = self.request(f"{step}-page", page)
             token = CSRF_INPUT.search(text)
-            if status != 200 or token is None:
-                return status
-            status, _, headers = self.request(
-                step, action, {"csrfmiddlewaretoken": token.group(1), **fields}
-            )
-            if status != 503:
+            if status == 200 and token is None:
+                return NO_ANSWER  # a page without the form: nothing to press
+            if status == 200:
+                status, _, headers = self.request(
+                    step, action, {"csrfmiddlewaretoken": token.group(1), **fields}
+                )
+            if status not in (0, 503):
                 return status
             time.sleep(min(float(headers.get("Retry-After", 1)), 2))
-        return status
+        return status or NO_ANSWER
 
 
 def sign_and_confirm(
@@ -285,6 +295,7 @@ def report(server: EmbeddedServer, outcome: Outcome, count: int) -> dict:
         "sign_posts_5xx": outcome.count("sign", 500),
         "confirm_posts_5xx": outcome.count("confirm", 500),
         "busy_503": sum(n for (_, status), n in outcome.statuses.items() if status == 503),
+        "connections_refused": sum(n for (_, status), n in outcome.statuses.items() if not status),
         "signatures_stored": len(rows),
         "verified_employees": sum(1 for r in verified if r[2]),
         "seconds": round(outcome.seconds, 1),
