@@ -31,9 +31,16 @@ def is_busy(exc: BaseException | None) -> bool:
 
 
 def busy_response(request):
-    logger.warning("database busy: answered 503 to %s %s", request.method, request.path)
+    # The view's name, not the path: a confirmation path carries the signer's token.
+    match = request.resolver_match
+    logger.warning(
+        "database busy: answered 503 to %s %s", request.method, match and match.view_name
+    )
     response = render(request, "busy.html", status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    # Logged once, above, as the warning it is: Django would log every 5xx as an ERROR (mailed
+    # to ADMINS) with the full path, token included. Django's own flag for "already logged".
+    response._has_been_logged = True
     return response
 
 

@@ -46,3 +46,16 @@ def test_other_database_errors_are_not_dressed_up_as_busy(client, letter, monkey
     client.raise_request_exception = False
     response = client.post(reverse("sign", args=[letter.slug]), sign_data())
     assert response.status_code == 500
+
+
+def test_a_busy_database_while_confirming_answers_503_and_logs_no_token(
+    client, letter, deliver, monkeypatch, caplog
+):
+    client.post(reverse("sign", args=[letter.slug]), sign_data())
+    link = link_in(deliver()[0], "/confirm/")
+    monkeypatch.setattr(services, "verify_by_link", locked)
+    assert_busy_page(client.post(link))
+    assert Signature.objects.get().status == "pending"
+    busy_lines = [r.getMessage() for r in caplog.records if r.name == "config.busy"]
+    assert busy_lines == ["database busy: answered 503 to POST verify"]
+    assert link.rstrip("/").rsplit("/", 1)[1] not in caplog.text
