@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import openloop  # noqa: E402
+from benchmarks import embedded, openloop  # noqa: E402
 
 PY = sys.executable
 DB_NAME = os.environ.get("BENCH_DB_NAME", "undersigned_bench")
@@ -1433,6 +1433,38 @@ def verify_lock_hold(b: Bench, n: int) -> dict:
         "verify_cpu_ms_median": round(sorted(cpu)[len(cpu) // 2], 2),
         "verify_per_s_bound": round(1000 / median, 1),
     }
+
+
+# --- the embedded default (`make run`): SQLite, tasks inline, mail on the console -------------
+
+
+@phase(
+    targets={"embedded_server_errors": ("<=", 0)},
+    doc={
+        "embedded_sign_confirm_per_s_at_4": "signers through sign and confirm per s on the"
+        " embedded default (runserver on SQLite), 4 browsers at once",
+        "embedded_sign_confirm_per_s_at_8": "the same, 8 browsers at once",
+        "embedded_server_errors": "5xx answers to those signers",
+    },
+)
+def embedded_default(b: Bench) -> dict:
+    """Browsers through the whole flow (letter page, sign, link from the printed mail, confirm
+    page, confirm, thanks) against `make run`'s server on a SQLite file of its own; one press of
+    each button, so a busy answer counts as a signer lost."""
+    signers = 40 if b.quick else 150
+    figures, errors = {}, 0
+    with embedded.EmbeddedServer(b.tmp / "embedded") as server:
+        for clients in (4, 8):
+            outcome = embedded.sign_and_confirm(
+                server, embedded.addresses(signers, f"at{clients}"), clients, attempts=1
+            )
+            details = embedded.report(server, outcome, signers)
+            b.details[f"embedded_at_{clients}"] = details
+            figures[f"embedded_sign_confirm_per_s_at_{clients}"] = details["signers_per_s"]
+            errors += outcome.server_errors
+            if outcome.failed:
+                b.notes.append(f"embedded default at {clients}: {len(outcome.failed)} lost")
+    return {**figures, "embedded_server_errors": errors}
 
 
 # --- report ---------------------------------------------------------------------------------

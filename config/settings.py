@@ -63,7 +63,21 @@ def database_from_url(url: str) -> dict:
             "OPTIONS": options,
         }
     if parts.scheme == "sqlite":
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parts.path)}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": unquote(parts.path),
+            # Tuned for concurrent web requests, as Django's and SQLite's documentation advise:
+            # readers never wait for the writer (WAL), a commit does not wait for the disk
+            # (NORMAL is safe under WAL: a power cut may lose the last commits, never corrupt),
+            # and a writing transaction takes the write lock when it begins (IMMEDIATE) so it
+            # waits up to `timeout` seconds for it, instead of failing at once with "database
+            # is locked" when it upgrades a read to a write half-way through.
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": env_int("SQLITE_BUSY_TIMEOUT", 20),
+            },
+        }
     raise ImproperlyConfigured(f"DATABASE_URL scheme {parts.scheme!r} is not supported.")
 
 
@@ -119,6 +133,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a database too busy to answer in time is a 503 "please try again", never a 500.
+    "config.busy.DatabaseBusyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
