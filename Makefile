@@ -56,7 +56,8 @@ lock:
 	uv pip compile pyproject.toml --group dev --python-version 3.12 --generate-hashes -o requirements/dev.txt
 
 check-deploy: $(VENV)/.base
-	DEBUG=0 SECRET_KEY=$$(head -c 48 /dev/urandom | base64) SITE_URL=https://letters.example.org \
+	DEBUG=0 SECRET_KEY=$$(head -c 48 /dev/urandom | base64) EMAIL_HASH_KEY=$$(head -c 48 /dev/urandom | base64) \
+		SITE_URL=https://letters.example.org \
 		DATABASE_URL=$(PG_URL) EMAIL_URL="smtp://mail.example.org:587?tls=1" REDIS_URL=$(TEST_REDIS_URL) \
 		LOG_SIGNING_KEY="$$($(PY) manage.py generate_log_key --name letters.example.org 2>/dev/null)" \
 		$(PY) manage.py check --deploy --fail-level WARNING

@@ -89,14 +89,36 @@ def mailer_from_url(url: str) -> dict:
     }
 
 
+def env_secret(name: str) -> str:
+    """A key production cannot run without: one an outsider could know would let them forge
+    links, so there is no default, and a blank line in an env file counts as unset."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ImproperlyConfigured(
+            f"Set the environment variable {name} (DEBUG is off, so this is production). "
+            "Make one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    return value
+
+
 DEBUG = env_bool("DEBUG", False)
+# SECRET_KEY signs sessions and the links in mails. EMAIL_HASH_KEY keys the hash of each
+# signer's address that refuses a second signature and that every link carries; it is kept apart
+# so a new SECRET_KEY (sessions, links) never orphans those hashes, and so knowing one key is not
+# enough to forge a manage link. Rotating SECRET_KEY: put the old one in SECRET_KEY_FALLBACKS for
+# as long as its links should keep working.
 if DEBUG:
     SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-do-not-use-in-production")
+    EMAIL_HASH_KEY = os.environ.get("EMAIL_HASH_KEY", "").strip() or SECRET_KEY
 else:
-    SECRET_KEY = env_str("SECRET_KEY")
-# Keys the email hash and is kept apart from SECRET_KEY so rotating sessions never orphans the
-# hashes that stop a private signer signing twice.
-EMAIL_HASH_KEY = env_str("EMAIL_HASH_KEY", SECRET_KEY)
+    SECRET_KEY = env_secret("SECRET_KEY")
+    EMAIL_HASH_KEY = env_secret("EMAIL_HASH_KEY")
+    if EMAIL_HASH_KEY == SECRET_KEY:
+        raise ImproperlyConfigured(
+            "EMAIL_HASH_KEY must differ from SECRET_KEY: make another one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
