@@ -305,6 +305,8 @@ SIGN_LIMIT_PER_EMAIL = env_str("SIGN_LIMIT_PER_EMAIL", "5/h")
 MANAGE_LIMIT = env_str("MANAGE_LIMIT", "5/h")
 # Co-signing, creating an organisation and inviting people: per IP, per account, per invitee.
 ORG_REQUEST_LIMIT = env_str("ORG_REQUEST_LIMIT", "20/h")
+# Attempts at the admin's log-in form, per IP and per account (right passwords count too).
+ADMIN_LOGIN_LIMIT = env_str("ADMIN_LOGIN_LIMIT", "10/15m")
 SIGNERS_PER_PAGE = 50
 # The public log's Ed25519 key, as made by `manage.py generate_log_key`. Unset: one is made
 # under var/ on first use (the embedded default); production sets it from a secret store.
