@@ -1,14 +1,13 @@
 """Account pages. Thin views: fetch, bind a form, call one service, redirect or render."""
 
 from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.db.models.deletion import ProtectedError, RestrictedError
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from petition import ratelimit, services
@@ -216,19 +215,3 @@ def delete_account(request):
         status=400 if request.method == "POST" else 200,
     )
 
-
-# --- The admin's log-in form ---------------------------------------------------------------------
-
-
-@sensitive_post_parameters("password")
-def admin_login(request):
-    """Django's admin log-in with a rate limit in front, per IP and per account. Every POST counts,
-    the right password included, so an attacker cannot tell a hit from the answer."""
-    if request.method == "POST":
-        rate = settings.ADMIN_LOGIN_LIMIT
-        account = request.POST.get("username", "").strip().lower()
-        allowed = ratelimit.hit("admin-login-ip", ratelimit.client_ip(request), rate)
-        allowed = ratelimit.hit("admin-login-account", account, rate) and allowed
-        if not allowed:
-            return render(request, "429.html", status=429)
-    return admin.site.login(request)
