@@ -214,4 +214,3 @@ def delete_account(request):
         },
         status=400 if request.method == "POST" else 200,
     )
-
