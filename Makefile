@@ -10,7 +10,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions
 PG_URL ?= postgres://postgres@127.0.0.1:5432/undersigned
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: run test bench lint format lock services chromium check-deploy clean
+.PHONY: run test bench lint format lock services chromium check check-deploy audit clean
 
 $(VENV)/.base: requirements/base.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is needed (python3.12 on PATH)."; exit 1; }
@@ -54,6 +54,16 @@ format: $(VENV)/.dev
 lock:
 	uv pip compile pyproject.toml --python-version 3.12 --generate-hashes -o requirements/base.txt
 	uv pip compile pyproject.toml --group dev --python-version 3.12 --generate-hashes -o requirements/dev.txt
+
+# Before a release: lint, known vulnerabilities in the pinned dependencies, deployment checks.
+check: lint audit check-deploy
+
+# pip-audit asks PyPI's JSON API (https://pypi.org/pypi/NAME/VERSION/json) about every pinned
+# version, so it needs the network. The lock files are fully pinned and hashed: nothing is
+# installed. --strict makes a package it could not look up a failure, not a silent pass.
+audit: $(VENV)/.dev
+	$(PY) -m pip_audit --strict --disable-pip --require-hashes --progress-spinner off -r requirements/base.txt
+	$(PY) -m pip_audit --strict --disable-pip --require-hashes --progress-spinner off -r requirements/dev.txt
 
 check-deploy: $(VENV)/.base
 	DEBUG=0 SECRET_KEY=$$(head -c 48 /dev/urandom | base64) EMAIL_HASH_KEY=$$(head -c 48 /dev/urandom | base64) \
