@@ -119,3 +119,9 @@ def test_docker_compose_ships_no_secret_and_reads_them_from_an_env_file():
     for secret in SECRETS:
         lines = [line for line in example.splitlines() if line.startswith(f"{secret}=")]
         assert lines == [f"{secret}="], f".env.example gives {secret} a value: {lines}"
+
+
+def test_the_env_file_never_goes_into_the_docker_image():
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert ".env" in ignored, "COPY . . would bake the secrets into the image"
+    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
