@@ -7,7 +7,8 @@ COPY requirements/base.txt requirements/base.txt
 RUN pip install --no-cache-dir --require-hashes -r requirements/base.txt
 COPY . .
 # collectstatic needs settings to import; these values exist only for this build step.
-RUN DEBUG=0 SECRET_KEY=build-only STATIC_MANIFEST=1 DATABASE_URL=sqlite:////tmp/build.sqlite3 \
+RUN DEBUG=0 SECRET_KEY=build-only EMAIL_HASH_KEY=build-only-too STATIC_MANIFEST=1 \
+    DATABASE_URL=sqlite:////tmp/build.sqlite3 \
     python manage.py collectstatic --noinput -v 0 && mkdir -p /app/var && chown -R app /app/var
 USER app
 EXPOSE 8000

@@ -10,7 +10,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions
 PG_URL ?= postgres://postgres@127.0.0.1:5432/undersigned
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: run test bench lint format lock services chromium check-deploy clean
+.PHONY: run test bench lint format lock services chromium check check-deploy audit clean
 
 $(VENV)/.base: requirements/base.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is needed (python3.12 on PATH)."; exit 1; }
@@ -55,8 +55,17 @@ lock:
 	uv pip compile pyproject.toml --python-version 3.12 --generate-hashes -o requirements/base.txt
 	uv pip compile pyproject.toml --group dev --python-version 3.12 --generate-hashes -o requirements/dev.txt
 
+# Before a release: lint, known vulnerabilities in the pinned dependencies, deployment checks.
+check: lint audit check-deploy
+
+# Known vulnerabilities in the pinned releases, from PyPI's advisories (bin/audit-deps says how,
+# and which pins it could not check). Needs https://pypi.org; installs nothing.
+audit:
+	bin/audit-deps requirements/base.txt requirements/dev.txt
+
 check-deploy: $(VENV)/.base
-	DEBUG=0 SECRET_KEY=$$(head -c 48 /dev/urandom | base64) SITE_URL=https://letters.example.org \
+	DEBUG=0 SECRET_KEY=$$(head -c 48 /dev/urandom | base64) EMAIL_HASH_KEY=$$(head -c 48 /dev/urandom | base64) \
+		SITE_URL=https://letters.example.org \
 		DATABASE_URL=$(PG_URL) EMAIL_URL="smtp://mail.example.org:587?tls=1" REDIS_URL=$(TEST_REDIS_URL) \
 		LOG_SIGNING_KEY="$$($(PY) manage.py generate_log_key --name letters.example.org 2>/dev/null)" \
 		$(PY) manage.py check --deploy --fail-level WARNING

@@ -1,4 +1,8 @@
+import secrets
+
+from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
+from django.db import transaction
 
 from .models import (
     LOGO_EXTENSIONS,
@@ -131,3 +135,32 @@ class InviteForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Membership.Role.choices, label="Role")
+
+
+# --- Sign-up --------------------------------------------------------------------------------------
+
+
+class SignupForm(AllauthSignupForm):
+    """allauth's sign-up form answers a taken address as it answers a new one (and mails the
+    owner instead), but would skip the work of making the account: hashing the password (the
+    slowest step by far) and a dozen queries. So a new account is made in a savepoint, and for a
+    taken address the same account is made under a placeholder address and rolled back: the
+    answer's timing does not tell whether the address has an account."""
+
+    def try_save(self, request):
+        if not self.account_already_exists:
+            with transaction.atomic():
+                return super().try_save(request)
+        with transaction.atomic():
+            self._make_account_under_placeholder(request)
+            transaction.set_rollback(True)
+        return super().try_save(request)
+
+    def _make_account_under_placeholder(self, request) -> None:
+        taken = self.cleaned_data["email"]
+        self.cleaned_data["email"] = f"{secrets.token_hex(12)}@placeholder.invalid"
+        self.account_already_exists = False
+        try:
+            self.save(request)
+        finally:
+            self.cleaned_data["email"], self.account_already_exists = taken, True

@@ -17,11 +17,22 @@ def redact(text: str) -> str:
 
 
 class RedactPersonalData(logging.Filter):
+    """On a handler, so it applies to records propagated from every logger (a filter on a logger
+    sees only that logger's own records). The traceback is masked too: an exception's text may
+    name an address (smtplib's SMTPRecipientsRefused does)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Formatters use exc_text when it is set, instead of formatting exc_info again.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 

@@ -152,6 +152,7 @@ class Bench:
             "SITE_URL": self.base,
             "ALLOWED_HOSTS": "127.0.0.1",
             "SECRET_KEY": "bench-" + secrets.token_hex(24),
+            "EMAIL_HASH_KEY": "bench-hash-" + secrets.token_hex(24),
             "DEBUG": "0",
             "STATIC_MANIFEST": "0",
             "VAR_DIR": str(tmp / "var"),

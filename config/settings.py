@@ -103,14 +103,36 @@ def mailer_from_url(url: str) -> dict:
     }
 
 
+def env_secret(name: str) -> str:
+    """A key production cannot run without: one an outsider could know would let them forge
+    links, so there is no default, and a blank line in an env file counts as unset."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ImproperlyConfigured(
+            f"Set the environment variable {name} (DEBUG is off, so this is production). "
+            "Make one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    return value
+
+
 DEBUG = env_bool("DEBUG", False)
+# SECRET_KEY signs sessions and the links in mails. EMAIL_HASH_KEY keys the hash of each
+# signer's address that refuses a second signature and that every link carries; it is kept apart
+# so a new SECRET_KEY (sessions, links) never orphans those hashes, and so knowing one key is not
+# enough to forge a manage link. Rotating SECRET_KEY: put the old one in SECRET_KEY_FALLBACKS for
+# as long as its links should keep working.
 if DEBUG:
     SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-do-not-use-in-production")
+    EMAIL_HASH_KEY = os.environ.get("EMAIL_HASH_KEY", "").strip() or SECRET_KEY
 else:
-    SECRET_KEY = env_str("SECRET_KEY")
-# Keys the email hash and is kept apart from SECRET_KEY so rotating sessions never orphans the
-# hashes that stop a private signer signing twice.
-EMAIL_HASH_KEY = env_str("EMAIL_HASH_KEY", SECRET_KEY)
+    SECRET_KEY = env_secret("SECRET_KEY")
+    EMAIL_HASH_KEY = env_secret("EMAIL_HASH_KEY")
+    if EMAIL_HASH_KEY == SECRET_KEY:
+        raise ImproperlyConfigured(
+            "EMAIL_HASH_KEY must differ from SECRET_KEY: make another one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
@@ -119,7 +141,7 @@ if not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = [SITE_URL]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.admin_site.AdminConfig",  # django.contrib.admin on a site with a throttled log-in
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -209,6 +231,7 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = urlsplit(SITE_URL).scheme
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
@@ -303,6 +326,8 @@ SIGN_LIMIT_PER_EMAIL = env_str("SIGN_LIMIT_PER_EMAIL", "5/h")
 MANAGE_LIMIT = env_str("MANAGE_LIMIT", "5/h")
 # Co-signing, creating an organisation and inviting people: per IP, per account, per invitee.
 ORG_REQUEST_LIMIT = env_str("ORG_REQUEST_LIMIT", "20/h")
+# Attempts at the admin's log-in form, per IP and per account (right passwords count too).
+ADMIN_LOGIN_LIMIT = env_str("ADMIN_LOGIN_LIMIT", "10/15m")
 SIGNERS_PER_PAGE = 50
 # The public log's Ed25519 key, as made by `manage.py generate_log_key`. Unset: one is made
 # under var/ on first use (the embedded default); production sets it from a secret store.

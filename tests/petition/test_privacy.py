@@ -1,9 +1,14 @@
 """The promise to signers (PRODUCT.md, "Visibility"): hidden details reach no page, log, report."""
 
 import base64
+import io
 import logging
+import os
+import smtplib
+import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core import mail as django_mail
@@ -13,9 +18,10 @@ from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from accounts.logging import RedactPersonalData
 from petition import services
 from petition.models import Letter, Signature, Tally
-from tests.conftest import link_in
+from tests.conftest import ROOT, SmtpSink, Worker, broker, link_in, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -171,6 +177,24 @@ def test_error_reports_carry_no_personal_data(settings):
         text = message.body + "".join(a[0] for a in getattr(message, "alternatives", []))
         for value in values.values():
             assert value not in text
+
+
+def test_a_logged_exception_has_its_addresses_masked_in_the_traceback_too():
+    values = markers("traceback")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactPersonalData())
+    logger = logging.getLogger("tests.traceback")
+    logger.addHandler(handler)
+    try:
+        raise smtplib.SMTPRecipientsRefused({values["email"]: (450, b"busy")})
+    except smtplib.SMTPException:
+        logger.exception("mail not sent")
+    finally:
+        logger.removeHandler(handler)
+    output = stream.getvalue()
+    assert "SMTPRecipientsRefused" in output and "[email]" in output
+    assert values["email"] not in output
 
 
 def test_verified_private_row_holds_no_name_or_email(client, letter, deliver):
@@ -383,3 +407,100 @@ def test_no_raw_ip_is_stored_anywhere(client, letter, deliver):
             cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608
             for row in cursor.fetchall():
                 assert "203.0.113.77" not in " ".join(str(v) for v in row), table
+
+
+# --- the logs of the other processes: Celery worker, beat, management commands -------------------
+
+
+class SinkRefusingEachRecipientOnce(SmtpSink):
+    """Answers "450 mailbox busy" to the first RCPT of each address: the worker retries, and
+    Celery's retry line names the exception, whose text holds the refused address."""
+
+    def __init__(self):
+        super().__init__()
+        self.refused_once = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address not in self.refused_once:
+            self.refused_once.add(address)
+            return "450 4.2.1 Mailbox busy, try again"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def celery_beat_output(env: dict, schedule: Path, seconds: float = 6) -> str:
+    """Run a real `celery beat` for a few seconds and return everything it printed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "beat", f"--schedule={schedule}"]
+        + ["--loglevel=INFO"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_no_hidden_detail_reaches_the_worker_or_beat_logs(
+    client, make_letter, redis_server, tmp_path
+):
+    letter = make_letter(employer_domains="example.com")
+    sink = SinkRefusingEachRecipientOnce()
+    sink.start()
+    worker = Worker(redis_server.url, sink.port, {"MAIL_RETRY_BACKOFF": "1"})
+    worker.start()
+    signers = {level: markers(level) for level in ("anonymous", "private")}
+    try:
+        with broker(redis_server.url):
+            for level, values in signers.items():
+                response = client.post(
+                    reverse("sign", args=[letter.slug]), {**values, "visibility": level}
+                )
+                assert response.status_code == 302
+                email = values["email"]
+                mail = wait_for(lambda e=email: sink.texts(e), 60, what=f"{level} confirm mail")
+                assert client.post(link_in(mail[0], "/confirm/")).status_code == 302
+                wait_for(lambda e=email: len(sink.texts(e)) == 2, 60, what="confirmation mail")
+        assert sink.refused_once >= {v["email"] for v in signers.values()}
+        beat = celery_beat_output(worker.env, tmp_path / "celerybeat-schedule")
+    finally:
+        worker.stop()
+        sink.stop()
+    worker_log = "".join(worker.lines)
+    assert "retry" in worker_log.lower(), "the refused recipients were retried, and logged"
+    for process, output in [("worker", worker_log), ("beat", beat)]:
+        for level, values in signers.items():
+            for field in ("name", "email", "affiliation", "team"):
+                assert values[field] not in output, f"{level} {field} in {process} log:\n{output}"
+            assert values["email"].split("@")[0] not in output
+        # Both log through Django's LOGGING, whose handlers carry the redaction filter.
+        assert " INFO celery." in output, f"{process} logs bypass Django's LOGGING:\n{output}"
+
+
+def test_a_management_command_masks_addresses_in_its_log(tmp_path):
+    values = markers("command")
+    code = (
+        "import logging; logging.getLogger('petition.tasks').warning("
+        f"'refused %s', {values['email']!r})"
+    )
+    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    env.pop("REDIS_URL", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = result.stdout + result.stderr
+    assert "refused [email]" in output, output
+    assert values["email"] not in output
