@@ -66,15 +66,19 @@ def staff(superuser) -> Client:
 
 
 def approve(letter, organisation, user):
-    cosignature = petition_services.cosign(letter=letter, organisation_id=organisation.pk, user=user)
+    cosignature = petition_services.cosign(
+        letter=letter, organisation_id=organisation.pk, user=user
+    )
     petition_services.approve_cosign(cosignature_id=cosignature.pk, by=letter.created_by)
     return cosignature
 
 
-# --- The mark says which domain was proven, wherever it appears -----------------------------------
+# --- The mark says which domain was proven, wherever it appears ---
 
 
-def test_the_letter_page_names_the_proven_domain_beside_the_mark(client, make_letter, forged, forger):
+def test_the_letter_page_names_the_proven_domain_beside_the_mark(
+    client, make_letter, forged, forger
+):
     letter = make_letter(accepts_organisations=True)
     approve(letter, forged, forger)
     page = client.get(letter.get_absolute_url()).content.decode()
@@ -113,7 +117,7 @@ def test_the_organisation_page_and_moderation_page_name_the_domain(
     assert "verified: controls forged-amnesty.example" in moderation.content.decode()
 
 
-# --- The website must be on the proven domain ------------------------------------------------------
+# --- The website must be on the proven domain ---
 
 
 @pytest.mark.parametrize(
@@ -152,7 +156,10 @@ def test_a_website_on_the_domain_or_a_subdomain_is_accepted(forger, website):
 def test_a_website_on_a_domain_not_yet_proven_is_not_shown(client, make_letter):
     user = make_user("ann@personal.example")
     organisation = services.create_organisation(
-        user=user, name="Amnesty", email_domains="amnesty.example", website="https://amnesty.example/"
+        user=user,
+        name="Amnesty",
+        email_domains="amnesty.example",
+        website="https://amnesty.example/",
     )
     assert not organisation.is_verified
     letter = make_letter(accepts_organisations=True)
@@ -171,12 +178,13 @@ def test_a_website_stored_past_the_form_is_not_shown_off_the_proven_domain(
     approve(letter, forged, forger)
     page = client.get(letter.get_absolute_url()).content.decode()
     assert "https://amnesty.org/" not in page
-    assert client.get(reverse("api_cosigners", args=[letter.slug])).json()["results"][0][
-        "website"
-    ] is None
+    assert (
+        client.get(reverse("api_cosigners", args=[letter.slug])).json()["results"][0]["website"]
+        is None
+    )
 
 
-# --- Throwaway and public-mail domains prove nothing ----------------------------------------------
+# --- Throwaway and public-mail domains prove nothing ---
 
 
 def test_the_sign_form_and_organisations_share_one_disposable_list():
@@ -185,7 +193,9 @@ def test_the_sign_form_and_organisations_share_one_disposable_list():
     assert maildomains.is_disposable("eu.mailinator.com")
 
 
-@pytest.mark.parametrize("domain", ["mailinator.com", "eu.mailinator.com", "yopmail.com", "gmail.com"])
+@pytest.mark.parametrize(
+    "domain", ["mailinator.com", "eu.mailinator.com", "yopmail.com", "gmail.com"]
+)
 def test_a_disposable_or_public_mail_domain_is_refused_on_the_form(domain):
     user = make_user(f"me@{domain}")
     response = logged_in(user).post(
@@ -205,7 +215,7 @@ def test_a_disposable_domain_stored_past_the_form_verifies_nothing(domain):
     assert not organisation.is_verified and not organisation.verified_domain
 
 
-# --- Auto-approval only for names site staff confirmed ---------------------------------------------
+# --- Auto-approval only for names site staff confirmed ---
 
 
 def test_a_verified_but_unconfirmed_name_waits_even_where_the_letter_auto_approves(
@@ -271,7 +281,7 @@ def test_the_admin_form_cannot_set_the_confirmation_or_the_mark(forged, staff):
         assert f'name="{field}"' not in page
 
 
-# --- Who verified what, when and how ---------------------------------------------------------------
+# --- Who verified what, when and how ---
 
 
 def test_an_email_verification_leaves_a_record_staff_can_read(client, deliver, staff):
@@ -313,12 +323,14 @@ def test_verification_records_are_read_only_in_the_admin(forged, staff):
     assert OrganisationVerification.objects.filter(pk=record.pk).exists()
 
 
-# --- Invitations can be taken back -----------------------------------------------------------------
+# --- Invitations can be taken back ---
 
 
 @pytest.fixture
 def org_invite(forged, forger, deliver):
-    services.invite(organisation=forged, email="new@forged-amnesty.example", role="admin", by=forger)
+    services.invite(
+        organisation=forged, email="new@forged-amnesty.example", role="admin", by=forger
+    )
     return OrganisationInvite.objects.get(), link(deliver()[-1], "/orgs/invitations/")
 
 
@@ -355,7 +367,9 @@ def test_a_member_or_an_outsider_cannot_revoke(forged, org_invite):
 def test_an_address_can_be_invited_again_after_a_revocation(forged, forger, org_invite, deliver):
     invite, old_url = org_invite
     logged_in(forger).post(revoke_url(invite))
-    services.invite(organisation=forged, email="new@forged-amnesty.example", role="member", by=forger)
+    services.invite(
+        organisation=forged, email="new@forged-amnesty.example", role="member", by=forger
+    )
     new_url = link(deliver()[-1], "/orgs/invitations/")
     invitee = logged_in(make_user("new@forged-amnesty.example"))
     assert invitee.post(old_url).status_code == 410

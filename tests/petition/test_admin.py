@@ -92,8 +92,18 @@ def test_the_admin_cannot_change_what_counts(staff, letter):
     assert after.is_verified_employee == signature.is_verified_employee
     assert list(Tally.objects.filter(letter=letter).values()) == tally_before
     page = staff.get(change_url(signature)).content.decode()
-    for field in ("status", "visibility", "letter", "version", "email_hash", "is_hidden",
-                  "log_ref", "is_verified_employee", "employer_domain", "verified_at"):
+    for field in (
+        "status",
+        "visibility",
+        "letter",
+        "version",
+        "email_hash",
+        "is_hidden",
+        "log_ref",
+        "is_verified_employee",
+        "employer_domain",
+        "verified_at",
+    ):
         assert f'name="{field}"' not in page, field  # fmt: skip
 
 
