@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 # One list of throwaway-mail domains, shared with organisation verification.
 from accounts.lib.maildomains import is_disposable
@@ -165,6 +166,10 @@ class LetterSettingsForm(forms.ModelForm):
         help_texts = {
             "deadline": "Optional. The letter closes itself at this time.",
             "goal": "Optional. Organisers get a mail when the count passes it.",
+            "auto_approve_verified_orgs": _(
+                "Only organisations whose name site staff have confirmed, co-signing under that "
+                "name. A verified mark alone proves a domain, not a name: the others wait for you."
+            ),
         }
         widgets = {
             "deadline": DateTimeInput(),

@@ -15,10 +15,12 @@ def name_the_proven_domain(apps, schema_editor):
     Membership = apps.get_model("accounts", "Membership")
     EmailAddress = apps.get_model("account", "EmailAddress")
     for organisation in Organisation.objects.filter(is_verified=True, verified_domain=""):
-        domains = [d.strip().lower().lstrip("@").rstrip(".") for d in organisation.email_domains.split()]
+        listed = organisation.email_domains.split()
+        domains = [d.strip().lower().lstrip("@").rstrip(".") for d in listed]
         domains = [d for d in domains if d]
         if organisation.verified_via == "domain":
-            admins = Membership.objects.filter(organisation=organisation, role="admin").values("user_id")
+            admins = Membership.objects.filter(organisation=organisation, role="admin")
+            admins = admins.values("user_id")
             hosts = [
                 address.rpartition("@")[2].lower().rstrip(".")
                 for address in EmailAddress.objects.filter(user_id__in=admins, verified=True)
