@@ -3,6 +3,8 @@ import secrets
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.db import transaction
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .models import (
     LOGO_EXTENSIONS,
@@ -10,7 +12,9 @@ from .models import (
     Organisation,
     User,
     domain_problem,
+    host_match,
     split_domains,
+    website_host,
 )
 
 # --- Signer accounts (issue 11): profile and leaving ---------------------------------------------
@@ -85,7 +89,10 @@ class OrganisationForm(forms.ModelForm):
         }
         help_texts = {
             "name": "As it should appear under the letters you co-sign.",
-            "website": "Shown as a link with your name under the letters you co-sign.",
+            "website": _(
+                "Shown as a link with your name under the letters you co-sign, once the "
+                "organisation is verified. It must be on one of its email domains."
+            ),
             "email_domains": (
                 "Your organisation's own email domains, one per line (example.org). An admin "
                 "with a confirmed address on one of them makes the organisation verified. "
@@ -111,6 +118,31 @@ class OrganisationForm(forms.ModelForm):
         if problems:
             raise forms.ValidationError(problems)
         return "\n".join(dict.fromkeys(domains))
+
+    def clean(self):
+        cleaned = super().clean()
+        website, domains = cleaned.get("website"), cleaned.get("email_domains")
+        if website and domains is not None:
+            # Readers take the link for the organisation's own site: it must be on a domain
+            # the organisation can prove it controls.
+            listed = split_domains(domains)
+            if not listed:
+                self.add_error(
+                    "website",
+                    gettext(
+                        "Name the organisation's email domain first: the website must be on it."
+                    ),
+                )
+            elif not host_match(website_host(website), listed):
+                self.add_error(
+                    "website",
+                    gettext(
+                        "The website must be on one of the organisation's email domains "
+                        "(%(domains)s) or a subdomain of one."
+                    )
+                    % {"domains": ", ".join(listed)},
+                )
+        return cleaned
 
     def clean_logo(self):
         logo = self.cleaned_data.get("logo")

@@ -1,8 +1,15 @@
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from .lib.maildomains import is_disposable, is_public_mail
 
 
 class UserManager(BaseUserManager):
@@ -61,16 +68,6 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 # --- Organisations (issue 4: organisations co-sign letters) ----------------------------------
 
-# Addresses anyone can get: a domain among these proves nothing about who runs an organisation,
-# so it may not be named as one of its email domains.
-PUBLIC_MAIL_DOMAINS = frozenset(
-    """
-    aol.com fastmail.com gmail.com googlemail.com gmx.com gmx.de gmx.net hey.com hotmail.co.uk
-    hotmail.com hotmail.fr icloud.com live.com mac.com mail.com mail.ru me.com msn.com
-    outlook.com pm.me proton.me protonmail.com qq.com riseup.net tutanota.com tuta.io web.de
-    yahoo.co.uk yahoo.com yahoo.fr yandex.com yandex.ru zoho.com
-    """.split()  # noqa: SIM905 - a list that reads and grows like the one in petition/forms.py
-)
 # Second-level public suffixes (co.uk, com.au...): "any address under co.uk" proves nothing.
 PUBLIC_SUFFIX_SECOND_LEVELS = frozenset({"ac", "co", "com", "edu", "gov", "ltd", "net", "org"})
 
@@ -106,13 +103,26 @@ def split_domains(text: str) -> list[str]:
     return [d.strip().lower().lstrip("@").rstrip(".") for d in text.split() if d.strip()]
 
 
-def domain_match(email: str, domains: list[str]) -> str:
-    """The domain an address belongs to, or "" (subdomains count, look-alikes do not)."""
-    host = email.rpartition("@")[2].lower().rstrip(".")
+def host_match(host: str, domains: list[str]) -> str:
+    """The domain a host name is on, or "" (subdomains count, look-alikes do not)."""
+    host = host.lower().rstrip(".")
     for domain in domains:
         if host == domain or host.endswith("." + domain):
             return domain
     return ""
+
+
+def domain_match(email: str, domains: list[str]) -> str:
+    """The domain an address belongs to, or "" (subdomains count, look-alikes do not)."""
+    return host_match(email.rpartition("@")[2], domains)
+
+
+def website_host(url: str) -> str:
+    """The host a website address points at ("" for nonsense): user info and port ignored."""
+    try:
+        return (urlsplit(url).hostname or "").rstrip(".")
+    except ValueError:
+        return ""
 
 
 class OrganisationQuerySet(models.QuerySet):
@@ -133,11 +143,16 @@ class Organisation(models.Model):
 
     Contact details (email domains, members, invitations) are for its members and site staff;
     only the name, the website and the verified mark reach public pages.
+
+    The verified mark proves one thing: control of `verified_domain` (an admin confirmed an
+    address there, or site staff checked it). The name is anyone's to type; site staff confirm
+    it apart (`name_confirmed`), and only a confirmed name is ever listed without an organiser's
+    approval. The website is shown only on the proven domain.
     """
 
     class VerifiedVia(models.TextChoices):
-        STAFF = "staff", "Site staff"
-        DOMAIN = "domain", "An admin's verified address on its domain"
+        STAFF = "staff", _("Site staff")
+        DOMAIN = "domain", _("An admin's verified address on its domain")
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
@@ -151,6 +166,20 @@ class Organisation(models.Model):
     is_verified = models.BooleanField(default=False)
     verified_at = models.DateTimeField(null=True, blank=True)
     verified_via = models.CharField(max_length=10, choices=VerifiedVia.choices, blank=True)
+    verified_domain = models.CharField(
+        max_length=253, blank=True, help_text=_("The domain the organisation proved it controls.")
+    )
+    name_confirmed = models.BooleanField(
+        default=False,
+        help_text=_(
+            "Site staff confirmed the name belongs to whoever runs it: its co-signatures may be "
+            "approved at once where a letter allows."
+        ),
+    )
+    name_confirmed_at = models.DateTimeField(null=True, blank=True)
+    name_confirmed_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_by = models.ForeignKey(
         "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -163,6 +192,14 @@ class Organisation(models.Model):
             models.CheckConstraint(
                 condition=Q(is_verified=False) | Q(verified_at__isnull=False),
                 name="organisation_verified_has_date",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_verified=False) | ~Q(verified_domain=""),
+                name="organisation_verified_has_domain",
+            ),
+            models.CheckConstraint(
+                condition=Q(name_confirmed=False) | Q(name_confirmed_at__isnull=False),
+                name="organisation_name_confirmed_has_date",
             ),
         ]
 
@@ -180,6 +217,62 @@ class Organisation(models.Model):
 
     def domain_for(self, email: str) -> str:
         return domain_match(email, self.domains)
+
+    @property
+    def public_website(self) -> str:
+        """The website as readers see it: only on the proven domain, else none."""
+        if not (self.website and self.is_verified and self.verified_domain):
+            return ""
+        return (
+            self.website if host_match(website_host(self.website), [self.verified_domain]) else ""
+        )
+
+    def lists_at_once(self, display_name: str) -> bool:
+        """May a co-signature under this name skip the organisers' approval (where the letter
+        allows)? Only a staff-confirmed name of a verified organisation, listed as confirmed."""
+        return self.is_verified and self.name_confirmed and display_name == self.name
+
+
+class OrganisationVerification(models.Model):
+    """Who proved or lost an organisation's verified mark, on which domain, how and when. Written
+    by the services only; read-only in the admin."""
+
+    class Event(models.TextChoices):
+        GRANTED = "granted", _("verified")
+        WITHDRAWN = "withdrawn", _("verification taken back")
+
+    class Method(models.TextChoices):
+        EMAIL = "email", _("email link")
+        STAFF = "staff", _("site staff")
+        DOMAINS_CHANGED = "domains", _("its domains or admins changed")
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="verifications"
+    )
+    event = models.CharField(max_length=10, choices=Event.choices)
+    domain = models.CharField(max_length=253)
+    method = models.CharField(max_length=10, choices=Method.choices)
+    # The confirmed address that proved the domain (method "email").
+    address = models.EmailField(max_length=254, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # Admin: an organisation's verification history, newest first.
+            models.Index(fields=["organisation", "-created_at"], name="org_verification_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.domain} for {self.organisation_id}"
+
+    @property
+    def how(self) -> str:
+        if self.method == self.Method.EMAIL and self.address:
+            return gettext("email link to %(address)s") % {"address": self.address}
+        return self.get_method_display()
 
 
 class Membership(models.Model):
@@ -220,6 +313,10 @@ class OrganisationInvite(models.Model):
     accepted_by = models.ForeignKey(
         "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         constraints = [
@@ -227,7 +324,7 @@ class OrganisationInvite(models.Model):
             models.UniqueConstraint(
                 "organisation",
                 Lower("email"),
-                condition=Q(accepted_at__isnull=True),
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
                 name="org_invite_one_open_per_email",
             ),
         ]
@@ -237,7 +334,7 @@ class OrganisationInvite(models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.accepted_at is None
+        return self.accepted_at is None and self.revoked_at is None
 
 
 def domain_problem(domain: str) -> str:
@@ -248,9 +345,17 @@ def domain_problem(domain: str) -> str:
     if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain) or any(
         not label or label.startswith("-") or label.endswith("-") for label in labels
     ):
-        return f"{domain} is not a domain name."
-    if domain in PUBLIC_MAIL_DOMAINS:
-        return f"{domain} gives addresses to anyone, so it cannot stand for an organisation."
+        return gettext("%(domain)s is not a domain name.") % {"domain": domain}
+    if is_public_mail(domain):
+        return gettext(
+            "%(domain)s gives addresses to anyone, so it cannot stand for an organisation."
+        ) % {"domain": domain}
+    if is_disposable(domain):
+        return gettext(
+            "%(domain)s gives out throwaway addresses, so it cannot stand for an organisation."
+        ) % {"domain": domain}
     if len(labels) == 2 and len(labels[1]) == 2 and labels[0] in PUBLIC_SUFFIX_SECOND_LEVELS:
-        return f"{domain} is shared by many organisations; name your own domain under it."
+        return gettext(
+            "%(domain)s is shared by many organisations; name your own domain under it."
+        ) % {"domain": domain}
     return ""

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from petition import ratelimit
@@ -68,7 +69,9 @@ def organisation_detail(request, slug: str):
     organisation = _organisation_for_member(request, slug)
     members = organisation.memberships.select_related("user").order_by("-role", "user__email")
     invites = (
-        organisation.invites.filter(accepted_at__isnull=True).order_by("-created_at")
+        organisation.invites.filter(accepted_at__isnull=True, revoked_at__isnull=True).order_by(
+            "-created_at"
+        )
         if organisation.is_admin
         else OrganisationInvite.objects.none()
     )
@@ -136,6 +139,30 @@ def organisation_invite_send(request, slug: str):
 
 @login_required
 @require_POST
+def organisation_invite_revoke(request, slug: str, pk: int):
+    """An admin takes back an invitation nobody has accepted yet."""
+    organisation = _organisation_for_member(request, slug, admin=True)
+    invite = get_object_or_404(OrganisationInvite, pk=pk, organisation=organisation)
+    if services.revoke_invite(invite_id=invite.pk, by=request.user):
+        messages.success(
+            request,
+            gettext("The invitation to %(email)s is withdrawn: its link no longer works.")
+            % {"email": invite.email},
+        )
+    return redirect(organisation)
+
+
+def _revoked(request):
+    return render(
+        request,
+        "accounts/invite_bad.html",
+        {"message": gettext("This invitation was withdrawn by the organisation.")},
+        status=410,
+    )
+
+
+@login_required
+@require_POST
 def organisation_member(request, slug: str, pk: int):
     """An admin changes a member's role or removes them; any member may remove themself."""
     organisation = _organisation_for_member(request, slug)
@@ -174,6 +201,8 @@ def organisation_invite(request, token: str):
             raise tokens.InvalidToken("This invitation was withdrawn.")
     except tokens.InvalidToken as exc:
         return render(request, "accounts/invite_bad.html", {"message": str(exc)}, status=400)
+    if invite.revoked_at is not None:
+        return _revoked(request)
     context = {"invite": invite, "organisation": invite.organisation}
     if not request.user.is_authenticated:
         return render(request, "accounts/invite.html", context)
@@ -183,6 +212,8 @@ def organisation_invite(request, token: str):
             services.accept_invite(invite_id=invite.pk, user=request.user)
         except services.InviteNotForYou:
             return render(request, "accounts/invite.html", context, status=403)
+        except services.InviteRevoked:
+            return _revoked(request)
         except services.InviteUsed:
             return render(
                 request,

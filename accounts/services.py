@@ -12,6 +12,7 @@ from .models import (
     Membership,
     Organisation,
     OrganisationInvite,
+    OrganisationVerification,
     User,
     domain_match,
     domain_problem,
@@ -28,6 +29,10 @@ class InviteNotForYou(Exception):
 
 class InviteUsed(Exception):
     """The invitation was accepted already (by someone else, or by a member since removed)."""
+
+
+class InviteRevoked(Exception):
+    """An admin of the organisation took the invitation back."""
 
 
 class LastAdmin(Exception):
@@ -97,6 +102,11 @@ def create_organisation(
 def update_organisation(*, organisation: Organisation, by: User, **fields) -> Organisation:
     if not is_admin(by, organisation):
         raise NotAllowed
+    stored_name = Organisation.objects.select_for_update().values_list("name", flat=True)
+    if "name" in fields and fields["name"] != stored_name.get(pk=organisation.pk):
+        # Staff confirmed the old name, not this one. (A bound form has already put the new
+        # name on the instance, so the stored row is what tells.)
+        fields.update(name_confirmed=False, name_confirmed_at=None, name_confirmed_by=None)
     for name, value in fields.items():
         setattr(organisation, name, value)
     organisation.save(update_fields=list(fields))
@@ -115,7 +125,12 @@ def invite(*, organisation: Organisation, email: str, role: str, by: User) -> Or
     email = normalise_email(email)
     existing = (
         OrganisationInvite.objects.select_for_update()
-        .filter(organisation=organisation, email__iexact=email, accepted_at__isnull=True)
+        .filter(
+            organisation=organisation,
+            email__iexact=email,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+        )
         .first()
     )
     if existing is not None:
@@ -132,7 +147,10 @@ def invite(*, organisation: Organisation, email: str, role: str, by: User) -> Or
                 )
         except IntegrityError:  # the same address invited twice at once: one is enough
             return OrganisationInvite.objects.get(
-                organisation=organisation, email__iexact=email, accepted_at__isnull=True
+                organisation=organisation,
+                email__iexact=email,
+                accepted_at__isnull=True,
+                revoked_at__isnull=True,
             )
     emails.invitation(record, invited_by_name=by.get_full_name())
     return record
@@ -154,6 +172,8 @@ def accept_invite(*, invite_id: int, user: User) -> Membership:
     """Join the organisation. Only an account that has verified the invited address may accept:
     a forwarded link lets nobody else in. Accepting twice changes nothing."""
     record = OrganisationInvite.objects.select_for_update().get(pk=invite_id)
+    if record.revoked_at is not None:
+        raise InviteRevoked
     if record.accepted_at is not None:
         membership = Membership.objects.filter(
             organisation_id=record.organisation_id, user=user
@@ -175,6 +195,20 @@ def accept_invite(*, invite_id: int, user: User) -> Membership:
         membership.role = Membership.Role.ADMIN
     refresh_domain_verification(organisation_id=record.organisation_id)
     return membership
+
+
+@transaction.atomic
+def revoke_invite(*, invite_id: int, by: User) -> bool:
+    """An admin takes back an invitation nobody has accepted: its link stops working. False if
+    it was accepted or revoked already."""
+    record = OrganisationInvite.objects.select_related("organisation").get(pk=invite_id)
+    if not is_admin(by, record.organisation):
+        raise NotAllowed
+    return bool(
+        OrganisationInvite.objects.filter(
+            pk=invite_id, accepted_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=timezone.now(), revoked_by=by)
+    )
 
 
 def _lock(organisation_id: int) -> Organisation:
@@ -217,35 +251,71 @@ def remove_member(*, membership_id: int, by: User) -> None:
     refresh_domain_verification(organisation_id=organisation.pk)
 
 
-@transaction.atomic
-def refresh_domain_verification(*, organisation_id: int) -> bool:
-    """Verify an organisation when one of its admins has a verified address on one of its
-    domains (subdomains count, look-alikes do not, public mail domains never), and take back a
-    verification that rested on that once it no longer holds. Staff verification is left alone.
-    Returns whether the organisation is verified."""
-    organisation = Organisation.objects.select_for_update().get(pk=organisation_id)
+def _record(organisation_id: int, event: str, domain: str, method: str, **who) -> None:
+    OrganisationVerification.objects.create(
+        organisation_id=organisation_id, event=event, domain=domain, method=method, **who
+    )
+
+
+def _proofs(organisation: Organisation) -> list[tuple[int, str, str]]:
+    """(user id, address, domain) for each confirmed address of an admin on one of the
+    organisation's acceptable domains (never a public-mail or throwaway one), oldest first."""
     domains = [domain for domain in organisation.domains if not domain_problem(domain)]
-    matched = False
-    if domains:
-        addresses = EmailAddress.objects.filter(
+    if not domains:
+        return []
+    addresses = (
+        EmailAddress.objects.filter(
             verified=True,
             user__memberships__organisation=organisation,
             user__memberships__role=Membership.Role.ADMIN,
-        ).values_list("email", flat=True)
-        matched = any(domain_match(address, domains) for address in addresses)
-    if matched and not organisation.is_verified:
-        Organisation.objects.filter(pk=organisation.pk).update(
-            is_verified=True,
-            verified_at=timezone.now(),
-            verified_via=Organisation.VerifiedVia.DOMAIN,
         )
+        .order_by("pk")
+        .values_list("user_id", "email")
+    )
+    proofs = [(user_id, address, domain_match(address, domains)) for user_id, address in addresses]
+    return [proof for proof in proofs if proof[2]]
+
+
+@transaction.atomic
+def refresh_domain_verification(*, organisation_id: int) -> bool:
+    """Verify an organisation when one of its admins has a confirmed address on one of its
+    domains (subdomains count, look-alikes do not, public-mail and throwaway domains never),
+    and take back a verification that rested on that once it no longer holds. Staff
+    verification is left alone. Each change is recorded. Returns whether it is verified."""
+    organisation = Organisation.objects.select_for_update().get(pk=organisation_id)
+    if organisation.verified_via == Organisation.VerifiedVia.STAFF:
+        return organisation.is_verified
+    proofs = _proofs(organisation)
+    if organisation.is_verified and organisation.verified_domain in {p[2] for p in proofs}:
         return True
-    if not matched and organisation.verified_via == Organisation.VerifiedVia.DOMAIN:
+    if organisation.is_verified:  # the proven domain no longer holds
         Organisation.objects.filter(pk=organisation.pk).update(
-            is_verified=False, verified_at=None, verified_via=""
+            is_verified=False, verified_at=None, verified_via="", verified_domain=""
         )
+        _record(
+            organisation.pk,
+            OrganisationVerification.Event.WITHDRAWN,
+            organisation.verified_domain,
+            OrganisationVerification.Method.DOMAINS_CHANGED,
+        )
+    if not proofs:
         return False
-    return organisation.is_verified
+    user_id, address, domain = proofs[0]
+    Organisation.objects.filter(pk=organisation.pk).update(
+        is_verified=True,
+        verified_at=timezone.now(),
+        verified_via=Organisation.VerifiedVia.DOMAIN,
+        verified_domain=domain,
+    )
+    _record(
+        organisation.pk,
+        OrganisationVerification.Event.GRANTED,
+        domain,
+        OrganisationVerification.Method.EMAIL,
+        user_id=user_id,
+        address=address,
+    )
+    return True
 
 
 def refresh_verification_for_user(*, user_id: int) -> None:
@@ -258,20 +328,60 @@ def refresh_verification_for_user(*, user_id: int) -> None:
 
 
 @transaction.atomic
-def mark_verified(*, organisation_id: int) -> bool:
-    """Site staff vouch for an organisation. False if it was already verified."""
+def mark_verified(*, organisation_id: int, by: User) -> bool:
+    """Site staff, having checked it another way, vouch that the organisation controls its first
+    acceptable email domain. False if it was verified already or names no such domain."""
+    organisation = Organisation.objects.select_for_update().get(pk=organisation_id)
+    domains = [domain for domain in organisation.domains if not domain_problem(domain)]
+    if organisation.is_verified or not domains:
+        return False
+    Organisation.objects.filter(pk=organisation_id).update(
+        is_verified=True,
+        verified_at=timezone.now(),
+        verified_via=Organisation.VerifiedVia.STAFF,
+        verified_domain=domains[0],
+    )
+    _record(
+        organisation_id,
+        OrganisationVerification.Event.GRANTED,
+        domains[0],
+        OrganisationVerification.Method.STAFF,
+        user=by,
+    )
+    return True
+
+
+@transaction.atomic
+def unmark_verified(*, organisation_id: int, by: User) -> None:
+    """Site staff take a verification back (a domain check may grant it again later)."""
+    organisation = Organisation.objects.select_for_update().get(pk=organisation_id)
+    if not organisation.is_verified:
+        return
+    Organisation.objects.filter(pk=organisation_id).update(
+        is_verified=False, verified_at=None, verified_via="", verified_domain=""
+    )
+    _record(
+        organisation_id,
+        OrganisationVerification.Event.WITHDRAWN,
+        organisation.verified_domain,
+        OrganisationVerification.Method.STAFF,
+        user=by,
+    )
+
+
+@transaction.atomic
+def confirm_name(*, organisation_id: int, by: User) -> bool:
+    """Site staff confirm the organisation is who its name says: its co-signatures under that
+    name may then be approved at once. False if it was confirmed already."""
     return bool(
-        Organisation.objects.filter(pk=organisation_id, is_verified=False).update(
-            is_verified=True,
-            verified_at=timezone.now(),
-            verified_via=Organisation.VerifiedVia.STAFF,
+        Organisation.objects.filter(pk=organisation_id, name_confirmed=False).update(
+            name_confirmed=True, name_confirmed_at=timezone.now(), name_confirmed_by=by
         )
     )
 
 
 @transaction.atomic
-def unmark_verified(*, organisation_id: int) -> None:
-    """Site staff take a verification back (a domain check may grant it again later)."""
+def unconfirm_name(*, organisation_id: int) -> None:
     Organisation.objects.filter(pk=organisation_id).update(
-        is_verified=False, verified_at=None, verified_via=""
+        name_confirmed=False, name_confirmed_at=None, name_confirmed_by=None
     )

@@ -41,6 +41,11 @@ urlpatterns += [
         name="organisation_invite_send",
     ),
     path(
+        "orgs/<slug:slug>/invitations/<int:pk>/revoke/",
+        organisation_views.organisation_invite_revoke,
+        name="organisation_invite_revoke",
+    ),
+    path(
         "orgs/<slug:slug>/members/<int:pk>/",
         organisation_views.organisation_member,
         name="organisation_member",

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Letter, LetterVersion, Mail, Signature, Tally
+from .models import Letter, LetterVersion, Level, Mail, Signature, Tally
 
 
 class VersionInline(admin.TabularInline):
@@ -8,34 +8,100 @@ class VersionInline(admin.TabularInline):
     extra = 0
     readonly_fields = ["number", "title", "created_at", "signature_count"]
     fields = readonly_fields
+    can_delete = False  # signatures record the version they signed
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Letter)
 class LetterAdmin(admin.ModelAdmin):
+    """A letter's text, status and dates change through the organiser's pages only: they make
+    the versions, the public log and the tally follow. Nothing here makes or deletes a letter."""
+
     list_display = ["title", "slug", "status", "created_at"]
     list_filter = ["status"]
-    prepopulated_fields = {"slug": ["title"]}
     search_fields = ["title", "slug"]
     raw_id_fields = ["created_by"]
+    readonly_fields = [
+        "slug",
+        "title",
+        "addressee",
+        "body",
+        "status",
+        "created_by",
+        "created_at",
+        "published_at",
+        "closed_at",
+    ]
     inlines = [VersionInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# What staff may see of a signature, by level. Like the organisers, staff never see a private
+# signer's name, address or account (pending ones included), nor the details they did not tick.
+IDENTITY_FIELDS = ["name", "email", "user"]
+DETAIL_FIELDS = ["affiliation", "job_title", "team", "city"]
 
 
 @admin.register(Signature)
 class SignatureAdmin(admin.ModelAdmin):
-    """Staff see what organisers see: a private signer's identity is already erased."""
+    """Read-only. Every change to a signature moves the tally, the public log or what a signer
+    was promised, so it goes through the services (the signer's links, the organisers' pages);
+    nothing here adds, edits or deletes one."""
 
     list_display = ["pk", "letter", "display_name", "visibility", "status", "is_hidden"]
     list_filter = ["status", "visibility", "is_hidden", "is_verified_employee"]
     search_fields = ["name", "email", "affiliation"]
     list_select_related = ["letter"]
-    raw_id_fields = ["letter", "version", "user"]
-    readonly_fields = ["public_id", "email_hash", "log_ref", "created_at", "verified_at"]
+
+    def get_fields(self, request, obj=None):
+        fields = [field.name for field in Signature._meta.fields if field.name != "id"]
+        if obj is not None and obj.visibility == Level.PRIVATE:
+            ticked = {name for name in DETAIL_FIELDS if getattr(obj, f"show_{name}")}
+            hidden = set(IDENTITY_FIELDS) | (set(DETAIL_FIELDS) - ticked)
+            fields = [name for name in fields if name not in hidden]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    def get_search_results(self, request, queryset, search_term):
+        results, duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term:
+            # A search by name or address must not find a private signer (nor tell that one
+            # signed): they are never searched.
+            results = results.exclude(visibility=Level.PRIVATE)
+        return results, duplicates
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Tally)
 class TallyAdmin(admin.ModelAdmin):
     list_display = ["letter", "verified", "public", "anonymous", "private", "employees"]
     readonly_fields = [f.name for f in Tally._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Mail)

@@ -272,12 +272,15 @@ def signature_list(request, slug: str):
 
 def cosigner_entry(cosignature: CoSignature) -> dict:
     """An approved co-signature as listed: the organisation's public face only (its name as
-    listed, website and verified mark; never its members, domains or who asked)."""
+    listed, website and verified mark with the one domain it proved; never its members, other
+    domains or who asked). The website only on the proven domain."""
     organisation = cosignature.organisation
+    proven = organisation.verified_domain if organisation.is_verified else ""
     return {
         "name": cosignature.display_name,
-        "website": organisation.website or None,
+        "website": organisation.public_website or None,
         "verified": organisation.is_verified,
+        "verified_domain": proven or None,
         "signed_on": cosignature.decided_at.date() if cosignature.decided_at else None,
     }
 
@@ -288,7 +291,11 @@ def cosigner_list(request, slug: str):
     if letter is None:
         return _error(404, NOT_FOUND)
     cosignatures = listed_cosignatures(letter).only(
-        "display_name", "decided_at", "organisation__website", "organisation__is_verified"
+        "display_name",
+        "decided_at",
+        "organisation__website",
+        "organisation__is_verified",
+        "organisation__verified_domain",
     )
     paginator = Paginator(cosignatures, settings.SIGNERS_PER_PAGE)
     paginator.count = tally_of(letter).cosigners
@@ -443,14 +450,29 @@ SCHEMAS = {
     "CoSigner": {
         "type": "object",
         "description": "An organisation whose co-signature the organisers approved.",
-        "required": ["name", "website", "verified", "signed_on"],
+        "required": ["name", "website", "verified", "verified_domain", "signed_on"],
         "properties": {
             "name": {"type": "string", "description": "The organisation's name as listed."},
-            "website": _nullable({"type": "string", "format": "uri"}),
+            "website": _nullable(
+                {
+                    "type": "string",
+                    "format": "uri",
+                    "description": "Only when it is on the verified domain.",
+                }
+            ),
             "verified": {
                 "type": "boolean",
-                "description": "The site checked that the organisation is who it says.",
+                "description": (
+                    "The organisation proved it controls verified_domain, and nothing more: the "
+                    "name is not checked by this mark."
+                ),
             },
+            "verified_domain": _nullable(
+                {
+                    "type": "string",
+                    "description": "The domain the organisation proved it controls.",
+                }
+            ),
             "signed_on": _nullable({"type": "string", "format": "date"}),
         },
         "additionalProperties": False,

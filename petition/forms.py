@@ -1,58 +1,10 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import LEVEL_ORDER, SETTINGS_FIELDS, Letter, Level
+# One list of throwaway-mail domains, shared with organisation verification.
+from accounts.lib.maildomains import is_disposable
 
-# The best-known throwaway-mail domains. A letter refuses them when "block disposable" is on.
-DISPOSABLE_DOMAINS = frozenset(
-    [
-        "10minutemail.com",
-        "20minutemail.com",
-        "33mail.com",
-        "anonbox.net",
-        "dispostable.com",
-        "dropmail.me",
-        "emailondeck.com",
-        "fakeinbox.com",
-        "getairmail.com",
-        "getnada.com",
-        "guerrillamail.biz",
-        "guerrillamail.com",
-        "guerrillamail.de",
-        "guerrillamail.net",
-        "guerrillamail.org",
-        "guerrillamailblock.com",
-        "harakirimail.com",
-        "inboxkitten.com",
-        "mail.tm",
-        "mailcatch.com",
-        "maildrop.cc",
-        "mailinator.com",
-        "mailinator.net",
-        "mailnesia.com",
-        "mailpoof.com",
-        "mintemail.com",
-        "moakt.com",
-        "mohmal.com",
-        "mytemp.email",
-        "sharklasers.com",
-        "spamgourmet.com",
-        "temp-mail.io",
-        "temp-mail.org",
-        "tempail.com",
-        "tempmail.com",
-        "tempmail.dev",
-        "tempmailo.com",
-        "tempr.email",
-        "throwawaymail.com",
-        "trashmail.com",
-        "trashmail.de",
-        "trashmail.net",
-        "yopmail.com",
-        "yopmail.fr",
-        "yopmail.net",
-    ]
-)
+from .models import LEVEL_ORDER, SETTINGS_FIELDS, Letter, Level
 
 LEVEL_HELP = {
     Level.PUBLIC: "Public: your name and the details you tick are shown with the letter.",
@@ -65,12 +17,6 @@ LEVEL_HELP = {
         "erased; not even the organisers can see them."
     ),
 }
-
-
-def is_disposable(domain: str) -> bool:
-    """A disposable-mail domain or any subdomain of one (x@eu.mailinator.com)."""
-    labels = domain.lower().rstrip(".").split(".")
-    return any(".".join(labels[i:]) in DISPOSABLE_DOMAINS for i in range(len(labels) - 1))
 
 
 def _clean_text(value: str) -> str:
@@ -225,6 +171,10 @@ class LetterSettingsForm(forms.ModelForm):
             ),
             "deadline": "Optional. The letter closes itself at this time.",
             "goal": "Optional. Organisers get a mail when the count passes it.",
+            "auto_approve_verified_orgs": _(
+                "Only organisations whose name site staff have confirmed, co-signing under that "
+                "name. A verified mark alone proves a domain, not a name: the others wait for you."
+            ),
         }
         widgets = {
             "deadline": DateTimeInput(),

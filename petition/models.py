@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Level(models.TextChoices):
@@ -554,6 +555,11 @@ class OrganiserInvite(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     accepted_at = models.DateTimeField(null=True, blank=True)
+    # An owner took the invitation back before anyone accepted it: its link stops working.
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         constraints = [
@@ -561,7 +567,7 @@ class OrganiserInvite(models.Model):
             models.UniqueConstraint(
                 "letter",
                 Lower("email"),
-                condition=Q(accepted_at__isnull=True),
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
                 name="one_open_invite_per_email",
             ),
         ]
@@ -585,6 +591,7 @@ class AuditEvent(models.Model):
         HIDE = "hide", "hid a signature"
         RESTORE = "restore", "restored a signature"
         INVITE = "invite", "invited an organiser"
+        REVOKE_INVITE = "uninvite", _("withdrew an invitation")
         JOIN = "join", "joined as organiser"
         ROLE = "role", "changed an organiser's role"
         REMOVE = "remove", "removed an organiser"

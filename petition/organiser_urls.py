@@ -18,6 +18,9 @@ urlpatterns = [
     path("<slug:slug>/reopen/", views.reopen, name="reopen"),
     path("<slug:slug>/team/", views.team, name="team"),
     path("<slug:slug>/team/invite/", views.invite, name="invite"),
+    path(
+        "<slug:slug>/team/invitations/<int:pk>/revoke/", views.revoke_invite, name="revoke_invite"
+    ),
     path("<slug:slug>/team/<int:pk>/role/", views.set_role, name="set_role"),
     path("<slug:slug>/team/<int:pk>/remove/", views.remove_organiser, name="remove_organiser"),
     path("<slug:slug>/signatures/", views.signatures, name="signatures"),

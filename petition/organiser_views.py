@@ -18,6 +18,7 @@ from django.http import Http404, HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from . import emails, exports, ratelimit, services
@@ -252,7 +253,9 @@ def team(request, slug: str, invite_form=None, status=200):
         "letter": letter,
         "is_owner": is_owner,
         "organisers": letter.organisers.select_related("user").order_by("pk"),
-        "invites": letter.invites.filter(accepted_at__isnull=True).order_by("-created_at"),
+        "invites": letter.invites.filter(
+            accepted_at__isnull=True, revoked_at__isnull=True
+        ).order_by("-created_at"),
         "invite_form": invite_form or (InviteForm() if is_owner else None),
         "roles": Organiser.Role.choices,
     }
@@ -275,6 +278,23 @@ def invite(request, slug: str):
             messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
             return redirect("organiser:team", slug=letter.slug)
     return team(request, slug, invite_form=form, status=400)
+
+
+@login_required
+@_post_only
+def revoke_invite(request, slug: str, pk: int):
+    """An owner takes back an invitation nobody has accepted yet."""
+    letter = _letter_for_organiser(request, slug, roles=OWNERS)
+    invite = get_object_or_404(OrganiserInvite, pk=pk, letter=letter)
+    if services.revoke_organiser_invite(
+        letter_id=letter.pk, invite_id=invite.pk, actor=request.user
+    ):
+        messages.success(
+            request,
+            gettext("The invitation to %(email)s is withdrawn: its link no longer works.")
+            % {"email": invite.email},
+        )
+    return redirect("organiser:team", slug=letter.slug)
 
 
 @login_required
@@ -319,9 +339,15 @@ def accept_invite(request, token: str):
         return _bad_invite(request, "This invitation has expired: ask for a new one.", 410)
     except (signing.BadSignature, OrganiserInvite.DoesNotExist, KeyError, TypeError, ValueError):
         return _bad_invite(request, "This invitation link is not valid.", 400)
+    if invite.revoked_at is not None:
+        return _bad_invite(
+            request, gettext("This invitation was withdrawn by the letter's owners."), 410
+        )
     if request.method == "POST":
         try:
             services.accept_invite(invite_id=invite.pk, user=request.user)
+        except services.InviteRevoked as exc:
+            return _bad_invite(request, str(exc), 410)
         except services.WorkspaceError as exc:
             return _bad_invite(request, str(exc), 403)
         messages.success(request, f"You now help organise “{invite.letter.title}”.")

@@ -124,6 +124,7 @@ def _cosigners_statement() -> _Statement:
         Cast("pk", TextField()),
         Coalesce(Cast("pinned_position", TextField()), Value(""), output_field=TextField()),
         Cast("organisation__is_verified", TextField()),
+        "organisation__verified_domain",
         "organisation__website",
     ]
     separated = [part for field in fields for part in (Value(":"), field)][1:]

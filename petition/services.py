@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import Membership, Organisation
 
@@ -629,6 +630,10 @@ class WorkspaceError(Exception):
     """An organiser action that cannot be done; the message is meant for the organiser."""
 
 
+class InviteRevoked(WorkspaceError):
+    """An owner took the invitation back."""
+
+
 # Words the workspace's URLs use after /manage/: no letter may be called that.
 RESERVED_SLUGS = {"new", "invites"}
 
@@ -776,7 +781,9 @@ def invite_organiser(*, letter_id: int, actor, email: str, role: str) -> Organis
         raise WorkspaceError("That address already organises this letter.")
     invite = (
         OrganiserInvite.objects.select_for_update()
-        .filter(letter=letter, email__iexact=email, accepted_at__isnull=True)
+        .filter(
+            letter=letter, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
+        )
         .first()
     )
     if invite is None:
@@ -795,6 +802,8 @@ def invite_organiser(*, letter_id: int, actor, email: str, role: str) -> Organis
 def accept_invite(*, invite_id: int, user) -> Organiser:
     """Join a letter's organisers through an invitation sent to this account's address."""
     invite = OrganiserInvite.objects.select_for_update().select_related("letter").get(pk=invite_id)
+    if invite.revoked_at is not None:
+        raise InviteRevoked(gettext("This invitation was withdrawn by the letter's owners."))
     existing = Organiser.objects.filter(letter_id=invite.letter_id, user=user).first()
     if existing is not None:
         return existing
@@ -810,6 +819,19 @@ def accept_invite(*, invite_id: int, user) -> Organiser:
     invite.save(update_fields=["accepted_at"])
     _audit(invite.letter_id, user, AuditEvent.Action.JOIN, target=f"{user.email} as {invite.role}")
     return organiser
+
+
+@transaction.atomic
+def revoke_organiser_invite(*, letter_id: int, invite_id: int, actor) -> bool:
+    """An owner takes back an invitation nobody has accepted: its link stops working. False if
+    it was accepted or revoked already (callers check the actor is an owner)."""
+    revoked = OrganiserInvite.objects.filter(
+        pk=invite_id, letter_id=letter_id, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now(), revoked_by=actor)
+    if revoked:
+        email = OrganiserInvite.objects.values_list("email", flat=True).get(pk=invite_id)
+        _audit(letter_id, actor, AuditEvent.Action.REVOKE_INVITE, target=email)
+    return bool(revoked)
 
 
 def _lock_organisers(letter_id: int) -> list[Organiser]:
@@ -1236,7 +1258,8 @@ def cosign(
     *, letter: Letter, organisation_id: int, user, display_name: str = "", statement: str = ""
 ):
     """An admin co-signs a letter for their organisation: pending until an organiser approves,
-    or approved at once when the letter auto-approves verified organisations and this one is.
+    or approved at once when the letter auto-approves verified organisations, this one is, and
+    site staff confirmed the name it co-signs under.
 
     Asking again while pending or approved changes nothing; a withdrawn co-signature asks again
     on the same row; a rejected one raises CosignRefused.
@@ -1275,7 +1298,9 @@ def cosign(
             if cosignature.status == CoSignature.Status.REJECTED:
                 raise CosignRefused from None
             return cosignature
-    if letter.auto_approve_verified_orgs and organisation.is_verified:
+    # A verified mark proves a domain, not a name: only a name site staff confirmed, listed as
+    # confirmed, skips the organisers' approval.
+    if letter.auto_approve_verified_orgs and organisation.lists_at_once(name):
         approve_cosign(cosignature_id=cosignature.pk, by=None)
         cosignature.refresh_from_db()
     _schedule_cosign_digest(letter.pk)

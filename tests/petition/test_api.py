@@ -67,7 +67,8 @@ def populated(make_letter, organiser):
     pending(letter, "wait@example.org", name="zqpendingname")
     cosign(
         letter, "Friends of the Earth", approve_by=organiser, website="https://foe.example",
-        email_domains="zqorgdomain.example", is_verified=True, verified_at=timezone.now(),
+        email_domains="foe.example\nzqorgdomain.example", is_verified=True,
+        verified_at=timezone.now(), verified_domain="foe.example",
     )  # fmt: skip
     cosign(letter, "Zq Pending Org")
     return letter
@@ -192,6 +193,7 @@ def test_cosigners_lists_approved_organisations_by_their_public_face(client, pop
             "name": "Friends of the Earth",
             "website": "https://foe.example",
             "verified": True,
+            "verified_domain": "foe.example",
             "signed_on": timezone.now().date().isoformat(),
         }
     ]

@@ -332,6 +332,12 @@ def test_verified_organisations_are_approved_at_once_where_the_letter_allows(
     other_admin = make_user("vera@verified.example")
     verified = make_org(other_admin, name="Verified Org", email_domains="verified.example")
     assert verified.is_verified
+    # A verified mark proves a domain, not a name: it waits until site staff confirm the name.
+    assert cosign(auto, verified, other_admin).status == "pending"
+    services.withdraw_cosign(
+        cosignature_id=CoSignature.objects.get(organisation=verified).pk, by=other_admin
+    )
+    org_services.confirm_name(organisation_id=verified.pk, by=other_admin)
     cosignature = cosign(auto, verified, other_admin)
     assert cosignature.status == "approved"
     assert cosignature.decided_by is None
@@ -440,7 +446,7 @@ def test_the_listing_links_the_website_and_shows_no_contact_details(client, coal
         in html
     )
     assert "We sign." in html
-    assert "verified organisation" in html
+    assert "verified: controls privy.example" in html
     for secret in ["pat@privy.example", "Pat Privy", "zqsecretdescription", ">privy.example<"]:
         assert secret not in html
 
@@ -477,6 +483,8 @@ def bulk_cosigners(letter, count: int, start: int = 0) -> None:
             name=f"Org {n}",
             slug=f"org-{n}",
             website=f"https://org{n}.example/",
+            email_domains=f"org{n}.example",
+            verified_domain=f"org{n}.example" if n % 2 == 0 else "",
             is_verified=n % 2 == 0,
             verified_at="2026-01-01T00:00:00Z" if n % 2 == 0 else None,
         )

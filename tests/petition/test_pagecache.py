@@ -407,20 +407,27 @@ def test_pinning_a_co_signer_reorders_the_cached_list_at_once(make_letter, page)
     assert after.index("Zoological Society") < after.index("Amnesty International")
 
 
-def test_an_organisations_website_and_verified_mark_show_at_once(make_letter):
+def test_an_organisations_website_and_verified_mark_show_at_once(make_letter, organiser):
     letter = make_letter(accepts_organisations=True)
-    cosignature = approved_cosigner(letter, "Friends of the Earth", website="https://old.example/")
+    cosignature = approved_cosigner(
+        letter,
+        "Friends of the Earth",
+        website="https://old.foe.example/",
+        email_domains="foe.example",
+    )
     organisation, admin = cosignature.organisation, cosignature.requested_by
     before = cached(letter_url(letter))
-    assert "https://old.example/" in before and "verified organisation" not in before
-    org_services.update_organisation(
-        organisation=organisation, by=admin, website="https://new.example/"
-    )
-    assert "https://new.example/" in read(letter_url(letter))
-    org_services.mark_verified(organisation_id=organisation.pk)
+    # Not verified yet: neither the mark nor the website (it is shown on the proven domain only).
+    assert "https://old.foe.example/" not in before
+    assert "verified: controls foe.example" not in before
+    org_services.mark_verified(organisation_id=organisation.pk, by=organiser)
     after = cached(letter_url(letter))
-    assert "verified organisation" in after
-    assert listed_names(after) == ["Friends of the Earth"]
+    assert "verified: controls foe.example" in after and "https://old.foe.example/" in after
+    org_services.update_organisation(
+        organisation=organisation, by=admin, website="https://new.foe.example/"
+    )
+    assert "https://new.foe.example/" in read(letter_url(letter))
+    assert listed_names(read(letter_url(letter))) == ["Friends of the Earth"]
 
 
 # --- Privacy --------------------------------------------------------------------------------------
