@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Organisation
 
-from . import emails, tasks, tlog
+from . import emails, pagecache, tasks, tlog
 from .models import (
     LEVEL_ORDER,
     SETTINGS_FIELDS,
@@ -287,6 +287,7 @@ def withdraw(*, signature_id: int) -> bool:
     signature.save(update_fields=["status", "withdrawn_at"])
     if was_counted:
         _count_and_log(signature, -1, "withdraw")
+        _purge_pages(signature.letter_id)
     return True
 
 
@@ -316,6 +317,13 @@ def _set_level(signature: Signature, visibility: str) -> None:
     if signature.is_counted:
         index, _ = tlog.allocate(signature.letter_id, counts={previous: -1, visibility: +1})
         _log(signature, "relevel", from_level=previous, index=index)
+        _purge_pages(signature.letter_id)
+
+
+def _purge_pages(letter_id: int) -> None:
+    """Once the change commits, delete the letter's cached pages: those it supersedes would keep
+    what the signer took off (or a moderator hid) in the cache, in clear, until they expired."""
+    transaction.on_commit(functools.partial(pagecache.purge, letter_id), robust=True)
 
 
 @transaction.atomic
@@ -528,6 +536,7 @@ def hide_signature(
     signature.hidden_reason = reason[:200]
     signature.save(update_fields=["is_hidden", "hidden_reason"])
     _count_and_log(signature, -1, "hide", reason=reason if reason in tlog.HIDE_REASONS else "other")
+    _purge_pages(letter_id)
     explanation = f"{reason}: {note}" if note else reason
     _audit(letter_id, actor, AuditEvent.Action.HIDE, target=_target(signature), reason=explanation)
     return True
