@@ -26,6 +26,7 @@ from .models import (
     Level,
     Mail,
     Organiser,
+    PendingIdentity,
     Signature,
     Tally,
     reading_key,
@@ -132,13 +133,14 @@ def sign(
         raise SigningClosed
     email = normalise_email(email)
     hashed = email_hash(email)
+    private = visibility == Level.PRIVATE
     try:
         with transaction.atomic():
             signature = Signature.objects.create(
                 letter=letter,
                 version=letter.versions.order_by("-number").first(),
-                name=name.strip(),
-                email=email,
+                name="" if private else name.strip(),
+                email="" if private else email,
                 email_hash=hashed,
                 affiliation=affiliation.strip(),
                 job_title=job_title.strip(),
@@ -155,6 +157,8 @@ def sign(
                 # Its verification mail is queued below, in this transaction.
                 mail_requested_at=timezone.now(),
             )
+            if private:
+                PendingIdentity.objects.create(signature=signature, name=name.strip(), email=email)
     except IntegrityError:
         existing = Signature.objects.active().filter(letter=letter, email_hash=hashed).first()
         if existing is None:  # withdrawn in between: nothing to tell
@@ -205,13 +209,14 @@ def verify(
     if confirmed_by is not ... and signature.user_id not in (None, confirmed_by):
         signature.user = None
     letter = signature.letter
-    address = signature.email
+    address = signature.identity()[1]
     signature.status = Signature.Status.VERIFIED
     signature.verified_at = timezone.now()
     signature.employer_domain = letter.employer_domain_for(address)
     signature.is_verified_employee = bool(signature.employer_domain)
     salt, signature.log_ref = tlog.new_ref(signature.public_id.bytes)
     if signature.visibility == Level.PRIVATE:
+        PendingIdentity.objects.filter(signature_id=signature.pk).delete()
         _erase_identity(signature)
     signature.save()
     # Everything that can be done before the letter's hot rows (its tally and log head, which
@@ -271,6 +276,16 @@ def _erase_identity(signature: Signature) -> None:
     signature.user = None
 
 
+def _set_aside_identity(signature: Signature, *, name: str, email: str) -> None:
+    """Make a signature private before it is saved: a pending one's name and address move to
+    PendingIdentity (the link must still reach the address), a verified one's are erased."""
+    if signature.status == Signature.Status.PENDING:
+        PendingIdentity.objects.update_or_create(
+            signature=signature, defaults={"name": name, "email": email}
+        )
+    _erase_identity(signature)
+
+
 @transaction.atomic
 def withdraw(*, signature_id: int) -> bool:
     """Withdraw a pending or verified signature. False if it was already withdrawn."""
@@ -282,6 +297,8 @@ def withdraw(*, signature_id: int) -> bool:
     if signature.status == Signature.Status.WITHDRAWN:
         return False
     was_counted = signature.is_counted
+    if signature.visibility == Level.PRIVATE:
+        PendingIdentity.objects.filter(signature_id=signature.pk).delete()
     signature.status = Signature.Status.WITHDRAWN
     signature.withdrawn_at = timezone.now()
     signature.save(update_fields=["status", "withdrawn_at"])
@@ -311,8 +328,8 @@ def _set_level(signature: Signature, visibility: str) -> None:
     """Move a (locked) signature to another level, keeping counts and the log exact."""
     previous = signature.visibility
     signature.visibility = visibility
-    if visibility == Level.PRIVATE and signature.status == Signature.Status.VERIFIED:
-        _erase_identity(signature)
+    if visibility == Level.PRIVATE:
+        _set_aside_identity(signature, name=signature.name, email=signature.email)
     signature.save()
     if signature.is_counted:
         index, _ = tlog.allocate(signature.letter_id, counts={previous: -1, visibility: +1})
@@ -900,22 +917,30 @@ def sign_as_user(
         .filter(letter=letter, email_hash=hashed)
         .first()
     )
+    private = visibility == Level.PRIVATE
     if signature is None:
         try:
             with transaction.atomic():
                 signature = Signature.objects.create(
                     letter=letter,
                     version=letter.versions.order_by("-number").first(),
-                    email=email,
+                    email="" if private else email,
                     email_hash=hashed,
-                    **details,
+                    **{**details, "name": "" if private else details["name"]},
                 )
+                if private:
+                    # verify() reads the address from here, and drops it.
+                    PendingIdentity.objects.create(
+                        signature=signature, name=details["name"], email=email
+                    )
         except IntegrityError:  # the same address signed in another request a moment ago
             existing = Signature.objects.active().filter(letter=letter, email_hash=hashed).first()
             return AccountSigning(ALREADY, existing)
     elif signature.status == Signature.Status.PENDING:
         for field, value in details.items():
             setattr(signature, field, value)
+        if private:
+            _set_aside_identity(signature, name=details["name"], email=email)
         signature.save()
     else:
         if signature.visibility != Level.PRIVATE:

@@ -127,6 +127,13 @@ def purge_pending_signatures() -> int:
     return services.purge_pending_signatures()
 
 
+@shared_task
+def rewrite_erased_pages() -> list[str]:
+    from . import erasure
+
+    return erasure.rewrite_erased_pages()
+
+
 @shared_task(acks_late=True)
 def make_checkpoint(letter_id: int) -> int:
     from . import tlog
