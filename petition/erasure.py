@@ -6,10 +6,13 @@ may be never. The only identities the product promises to erase while the rest o
 lives on are a private signer's name and address, erased at verification (or withdrawal). They
 are kept in two small tables and nowhere else in the database: PendingIdentity (until
 verification) and the mail outbox (until the verification and confirmation mails are sent). This
-step makes a new file of each (VACUUM FULL) and PostgreSQL empties the old one at commit, so the
-erased identities are gone from the data files within one interval of this job. Both tables hold
-only what is waiting, so each rewrite takes milliseconds; it locks its table meanwhile, and gives
-up (to try again next time) rather than wait more than LOCK_TIMEOUT behind a long transaction.
+step makes a new file of each (VACUUM FULL) and PostgreSQL empties the old one at commit. A row
+image some transaction might still read is copied, though: an erased identity leaves the data
+files at the first run that starts after every transaction open at the erasure has ended (in the
+whole cluster: a long pg_dump delays it). Both tables hold only what is waiting, so a rewrite
+takes a fraction of a second (0.27 s for 2,500 waiting 2-KB mails on a loaded 2-core machine);
+it locks its table meanwhile, and gives up (to try again next time) rather than wait more than
+LOCK_TIMEOUT behind a long transaction.
 
 WAL and backups are not rewritten: see the security model for how long they hold the identities.
 """

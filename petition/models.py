@@ -393,7 +393,7 @@ class PendingIdentity(models.Model):
     Deleting a row leaves its image readable in the table's data file (and a changed row its
     old image) until the page is rewritten. The signature table is far too large to rewrite
     often; this one holds only the private signatures still waiting for their link, so the
-    scheduled rewrite (petition/erasure.py) makes a new file of it in milliseconds, and the old
+    scheduled rewrite (petition/erasure.py) makes a new file of it in a moment, and the old
     file, with every erased identity in it, is gone.
     """
 
