@@ -622,7 +622,7 @@ def _answers(session, base: str) -> bool:
 
     try:
         return session.get(f"{base}/", timeout=2).status_code == 200
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # not up yet, or a slow first page
         return False
 
 
