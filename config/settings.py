@@ -197,18 +197,21 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
+# The cache holds rendered pages: a Redis that persists nothing (no RDB, no AOF) keeps a page a
+# signer withdrew from out of its files. Unset: the broker's Redis.
+CACHE_URL = os.environ.get("CACHE_URL", "") or REDIS_URL
+if CACHE_URL:
     CACHES = {
         "default": {
             # RedisCache that answers a miss, instead of raising, while Redis is unreachable.
             "BACKEND": "config.cache.FailSoftRedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": CACHE_URL,
             # A Redis blip must not turn a page into an error: cache misses are served from the DB.
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {"default": {"BACKEND": "config.cache.PrefixLocMemCache"}}
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -312,6 +315,11 @@ CELERY_BEAT_SCHEDULE = {
     "expire-employee-verifications": {
         "task": "petition.tasks.expire_employee_verifications",
         "schedule": 3600.0,
+    },
+    # Erased private identities leave PostgreSQL's data files within this interval.
+    "rewrite-erased-pages": {
+        "task": "petition.tasks.rewrite_erased_pages",
+        "schedule": float(env_int("ERASURE_REWRITE_SECONDS", 900)),
     },
 }
 

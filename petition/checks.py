@@ -1,5 +1,21 @@
 from django.conf import settings
 from django.core import checks
+from django.core.cache import caches
+
+
+@checks.register(checks.Tags.caches)
+def page_cache_can_purge(app_configs, **kwargs):
+    """A withdrawal deletes the letter's cached pages by key prefix (petition/pagecache.py)."""
+    if hasattr(caches["default"], "delete_prefix"):
+        return []
+    return [
+        checks.Error(
+            "The default cache cannot delete a letter's pages: a withdrawn signer's details "
+            "would stay in it until they expired.",
+            hint="Use config.cache.FailSoftRedisCache or config.cache.PrefixLocMemCache.",
+            id="undersigned.E001",
+        )
+    ]
 
 
 @checks.register(checks.Tags.security, deploy=True)

@@ -77,19 +77,20 @@ def manage_url(signature: Signature) -> str:
 
 def verification(signature: Signature) -> Mail:
     letter = signature.letter
+    name, address = signature.identity()
     return queue(
         kind="verification",
-        to=signature.email,
+        to=address,
         template="petition/email/verification",
         context={
             "letter": letter,
             "signature": signature,
-            "name": signature.name,
+            "name": name,
             "url": verify_url(signature),
             "level_sentence": LEVEL_SENTENCES[signature.visibility].replace(
                 " have now been erased", " will be erased once you confirm"
             ),
-            "is_work_address": bool(letter.employer_domain_for(signature.email)),
+            "is_work_address": bool(letter.employer_domain_for(address)),
         },
     )
 

@@ -304,9 +304,10 @@ class Signature(models.Model):
         blank=True,
         related_name="signatures",
     )
+    # Both blank for a private signature: a pending one's are kept in PendingIdentity.
     name = models.CharField(max_length=200, blank=True)
-    # As typed (trimmed, lower case: the mail goes there); blank once a private signature is
-    # verified, and once any signature is withdrawn.
+    # As typed (trimmed, lower case: the mail goes there); blank for a private signature, and
+    # once any signature is withdrawn.
     email = models.EmailField(max_length=254, blank=True)
     # HMAC of the canonical email (services.canonical_email: no +tag, no Gmail dots) with a
     # server secret: refuses a second signature from one inbox and honours the manage link after
@@ -352,10 +353,12 @@ class Signature(models.Model):
                 condition=~Q(status="withdrawn"),
                 name="one_active_signature_per_email",
             ),
+            # Not even while pending: every image of a row stays readable in the table's files
+            # until its page is rewritten, and this table is never rewritten (see PendingIdentity).
             models.CheckConstraint(
-                condition=~Q(status="verified", visibility="private")
+                condition=~Q(visibility="private")
                 | (Q(name="") & Q(email="") & Q(user__isnull=True)),
-                name="verified_private_holds_no_identity",
+                name="private_holds_no_identity",
             ),
         ]
         indexes = [
@@ -395,6 +398,13 @@ class Signature(models.Model):
     def display_name(self) -> str:
         return self.name if self.visibility == Level.PUBLIC else "Anonymous"
 
+    def identity(self) -> tuple[str, str]:
+        """The signer's name and address, wherever they are kept; blank once erased."""
+        if self.visibility != Level.PRIVATE:
+            return self.name, self.email
+        kept = PendingIdentity.objects.filter(signature=self).values_list("name", "email")
+        return kept.first() or ("", "")
+
     @property
     def shown_details(self) -> list[str]:
         """The details the signer ticked to show with their entry."""
@@ -405,6 +415,26 @@ class Signature(models.Model):
             (self.show_city, self.city),
         ]
         return [value for shown, value in pairs if shown and value]
+
+
+class PendingIdentity(models.Model):
+    """A pending private signature's name and address, until it is verified or withdrawn.
+
+    Deleting a row leaves its image readable in the table's data file (and a changed row its
+    old image) until the page is rewritten. The signature table is far too large to rewrite
+    often; this one holds only the private signatures still waiting for their link, so the
+    scheduled rewrite (petition/erasure.py) makes a new file of it in a moment, and the old
+    file, with every erased identity in it, is gone.
+    """
+
+    signature = models.OneToOneField(
+        Signature, on_delete=models.CASCADE, primary_key=True, related_name="pending_identity"
+    )
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(max_length=254)
+
+    def __str__(self) -> str:
+        return f"pending identity of signature {self.signature_id}"
 
 
 class Mail(models.Model):

@@ -7,6 +7,7 @@ too small for the action gets a 403.
 """
 
 import functools
+import secrets
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -391,14 +392,31 @@ def _search(letter: Letter, status: str, q: str):
     return qs
 
 
+# An organiser's search terms are names and addresses: they travel in a POST and are kept in the
+# organiser's session under a random token, which is all the results' URL (and so the access log,
+# the browser's history and a referer) holds. The last few searches are kept, and only for a while.
+SEARCHES_KEY = "signature_searches"
+SEARCHES_KEPT = 10
+SEARCH_SECONDS = 3600
+
+
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def signatures(request, slug: str):
     letter = _letter_for_organiser(request, slug, roles=EDITORS)
-    form = SignatureSearchForm(request.GET or None)
-    status, q = "counted", ""
-    if form.is_valid():
-        status = form.cleaned_data["status"] or "counted"
-        q = form.cleaned_data["q"].strip()
+    answer = 200
+    if request.method == "POST":
+        form = SignatureSearchForm(request.POST)
+        if form.is_valid():
+            token = _remember_search(request, letter, form.cleaned_data)
+            base = reverse("organiser:signatures", kwargs={"slug": letter.slug})
+            return redirect(f"{base}?search={token}")
+        # The errors are shown at the form's fields, over the whole list.
+        criteria, answer = {"q": "", "status": "counted"}, 400
+    else:
+        criteria = _recalled_search(request, letter)
+        form = SignatureSearchForm(initial=criteria)
+    status, q = criteria["status"], criteria["q"]
     try:
         page = max(1, int(request.GET.get("page", 1)))
     except ValueError:
@@ -416,6 +434,10 @@ def signatures(request, slug: str):
     ]
     query = request.GET.copy()
     query.pop("page", None)
+    query.pop("q", None)
+    here = query.copy()
+    if page > 1:
+        here["page"] = str(page)
     context = {
         "letter": letter,
         "form": form,
@@ -424,9 +446,39 @@ def signatures(request, slug: str):
         "has_next": has_next,
         "query": query.urlencode(),
         "hide_form": HideForm(),
-        "here": request.get_full_path(),
+        "here": f"{request.path}?{here.urlencode()}" if here else request.path,
     }
-    return render(request, "petition/organiser/signatures.html", context)
+    return render(request, "petition/organiser/signatures.html", context, status=answer)
+
+
+def _remember_search(request, letter: Letter, cleaned: dict) -> str:
+    now = timezone.now().timestamp()
+    kept = {
+        token: search
+        for token, search in request.session.get(SEARCHES_KEY, {}).items()
+        if now - search["at"] < SEARCH_SECONDS
+    }
+    token = secrets.token_urlsafe(9)
+    kept[token] = {
+        "letter": letter.pk,
+        "q": cleaned["q"].strip(),
+        "status": cleaned["status"] or "counted",
+        "at": now,
+    }
+    request.session[SEARCHES_KEY] = dict(list(kept.items())[-SEARCHES_KEPT:])
+    return token
+
+
+def _recalled_search(request, letter: Letter) -> dict:
+    """The search named by ?search=, else the list by ?status= alone (no search term ever
+    comes from the URL)."""
+    search = request.session.get(SEARCHES_KEY, {}).get(request.GET.get("search", ""))
+    fresh = search and timezone.now().timestamp() - search["at"] < SEARCH_SECONDS
+    if fresh and search["letter"] == letter.pk:
+        return {"q": search["q"], "status": search["status"]}
+    form = SignatureSearchForm({"status": request.GET.get("status", "")})
+    status = form.cleaned_data["status"] if form.is_valid() else ""
+    return {"q": "", "status": status or "counted"}
 
 
 def _back_to_signatures(request, letter: Letter):

@@ -14,6 +14,13 @@ Each web process keeps the pages it served last in memory (a hit costs no round 
 of the shared cache (so a change is rendered once, not once per process). Entries of the shared
 cache carry a digest of the code and templates of the release that made them. Each reader's
 response gets their own token, and the CSRF cookie, as Django's own render would give them.
+
+A change that takes something off a page (a withdrawal, a move to another level, a moderator's
+hide) deletes every page and fragment of that letter from the shared cache once it commits
+(purge): an entry under a superseded key is never served, but it would otherwise keep the
+withdrawn or hidden details in Redis, in clear, until it expired. A render that began before the
+change and is stored after the purge keeps its copy for MAX_AGE at most; so does each web
+process's memory (never written to disk).
 """
 
 import functools
@@ -38,6 +45,7 @@ from django.middleware.csrf import get_token
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.crypto import salted_hmac
 from django.utils.csp import CSP
+from django.utils.safestring import mark_safe
 
 from .models import CoSignature, Letter, Tally
 
@@ -224,8 +232,41 @@ def _lock_for(key: str) -> threading.Lock:
     return _locks[hash(key) % len(_locks)]
 
 
+def _letter_prefix(letter_id: int) -> str:
+    # Every entry of a letter, of any release, begins with this: purge() deletes them by it.
+    return f"page:{letter_id}:"
+
+
 def _shared_key(key: str) -> str:
-    return f"page:{RELEASE}:{key}"
+    """`key` begins with the kind of page and the letter's id (letter:12:...)."""
+    _, letter_id, _ = key.split(":", 2)
+    return f"{_letter_prefix(int(letter_id))}{RELEASE}:{key}"
+
+
+def fragment(letter_id: int, name: str, vary_on: list, render: Callable[[], str]) -> str:
+    """A part of a letter's page, from the shared cache or `render()`, kept under a key that
+    names the letter, so that purge() deletes it with the letter's pages."""
+    digest = _digest([str(value) for value in vary_on])
+    key = f"{_letter_prefix(letter_id)}{RELEASE}:fragment:{name}:{digest}"
+    try:
+        content = cache.get(key)
+    except Exception:  # noqa: BLE001 - a cache that is down is a miss
+        content = None
+    if content is None:
+        content = render()
+        try:
+            cache.set(key, content, MAX_AGE)
+        except Exception:  # noqa: BLE001 - rendered all the same; kept next time
+            logger.warning("page cache unavailable: fragment %s not kept", name)
+    return mark_safe(content)  # noqa: S308 - HTML our templates rendered
+
+
+def purge(letter_id: int) -> None:
+    """Delete the letter's pages and fragments from the shared cache (every release's) and this
+    process's memory. With the cache down, the entries left expire within MAX_AGE."""
+    _local.drop_letter(letter_id)
+    # The backends of config/cache.py; Redis being down is a warning there, not an error.
+    cache.delete_prefix(_letter_prefix(letter_id))
 
 
 def _shared_get(key: str):
@@ -301,6 +342,11 @@ class _Pages:
         with self.lock:
             self.entries.clear()
             self.size = 0
+
+    def drop_letter(self, letter_id: int) -> None:
+        with self.lock:
+            for key in [key for key in self.entries if key.split(":", 2)[1] == str(letter_id)]:
+                self._drop(key)
 
     def _drop(self, key: str) -> None:
         _, parts = self.entries.pop(key)

@@ -16,7 +16,7 @@ from django.utils.translation import gettext
 
 from accounts.models import Membership, Organisation
 
-from . import emails, tasks, tlog, tokens
+from . import emails, pagecache, tasks, tlog, tokens
 from .models import (
     LEVEL_ORDER,
     SETTINGS_FIELDS,
@@ -28,6 +28,7 @@ from .models import (
     Level,
     Mail,
     Organiser,
+    PendingIdentity,
     Signature,
     Tally,
     reading_key,
@@ -182,13 +183,14 @@ def sign(
     ):
         _answer_repeat(letter, email)
         return
+    private = visibility == Level.PRIVATE
     try:
         with transaction.atomic():
             signature = Signature.objects.create(
                 letter=letter,
                 version=letter.versions.order_by("-number").first(),
-                name=name.strip(),
-                email=email,
+                name="" if private else name.strip(),
+                email="" if private else email,
                 email_hash=hashed,
                 affiliation=affiliation.strip(),
                 job_title=job_title.strip(),
@@ -205,6 +207,8 @@ def sign(
                 # Its verification mail is queued below, in this transaction.
                 mail_requested_at=timezone.now(),
             )
+            if private:
+                PendingIdentity.objects.create(signature=signature, name=name.strip(), email=email)
     except IntegrityError:
         _answer_repeat(letter, email)
         return
@@ -255,7 +259,7 @@ def verify(
     if confirmed_by is not ... and signature.user_id not in (None, confirmed_by):
         signature.user = None
     letter = signature.letter
-    address = signature.email
+    address = signature.identity()[1]
     signature.status = Signature.Status.VERIFIED
     signature.verified_at = timezone.now()
     signature.employer_domain = letter.employer_domain_for(address)
@@ -264,6 +268,7 @@ def verify(
         signature.employee_verified_at = signature.verified_at
     salt, signature.log_ref = tlog.new_ref(signature.public_id.bytes)
     if signature.visibility == Level.PRIVATE:
+        PendingIdentity.objects.filter(signature_id=signature.pk).delete()
         _erase_identity(signature)
     signature.save()
     # Everything that can be done before the letter's hot rows (its tally and log head, which
@@ -323,6 +328,16 @@ def _erase_identity(signature: Signature) -> None:
     signature.user = None
 
 
+def _set_aside_identity(signature: Signature, *, name: str, email: str) -> None:
+    """Make a signature private before it is saved: a pending one's name and address move to
+    PendingIdentity (the link must still reach the address), a verified one's are erased."""
+    if signature.status == Signature.Status.PENDING:
+        PendingIdentity.objects.update_or_create(
+            signature=signature, defaults={"name": name, "email": email}
+        )
+    _erase_identity(signature)
+
+
 @transaction.atomic
 def withdraw(*, signature_id: int) -> bool:
     """Withdraw a pending or verified signature. False if it was already withdrawn."""
@@ -334,6 +349,8 @@ def withdraw(*, signature_id: int) -> bool:
     if signature.status == Signature.Status.WITHDRAWN:
         return False
     was_counted = signature.is_counted
+    if signature.visibility == Level.PRIVATE:
+        PendingIdentity.objects.filter(signature_id=signature.pk).delete()
     signature.status = Signature.Status.WITHDRAWN
     signature.withdrawn_at = timezone.now()
     _erase_on_withdrawal(signature)
@@ -341,6 +358,7 @@ def withdraw(*, signature_id: int) -> bool:
     if was_counted:
         # The level, employee mark, domain and version stay: they undo the counts and the log.
         _count_and_log(signature, -1, "withdraw")
+        _purge_pages(signature.letter_id)
     return True
 
 
@@ -396,13 +414,20 @@ def _set_level(signature: Signature, visibility: str) -> None:
     """Move a (locked) signature to another level, keeping counts and the log exact."""
     previous = signature.visibility
     signature.visibility = visibility
-    if visibility == Level.PRIVATE and signature.status == Signature.Status.VERIFIED:
-        _erase_identity(signature)
+    if visibility == Level.PRIVATE:
+        _set_aside_identity(signature, name=signature.name, email=signature.email)
     signature.link_generation += 1  # the manage link that asked for it is spent
     signature.save()
     if signature.is_counted:
         index, _ = tlog.allocate(signature.letter_id, counts={previous: -1, visibility: +1})
         _log(signature, "relevel", from_level=previous, index=index)
+        _purge_pages(signature.letter_id)
+
+
+def _purge_pages(letter_id: int) -> None:
+    """Once the change commits, delete the letter's cached pages: those it supersedes would keep
+    what the signer took off (or a moderator hid) in the cache, in clear, until they expired."""
+    transaction.on_commit(functools.partial(pagecache.purge, letter_id), robust=True)
 
 
 @transaction.atomic
@@ -747,6 +772,7 @@ def hide_signature(
     signature.hidden_reason = reason[:200]
     signature.save(update_fields=["is_hidden", "hidden_reason"])
     _count_and_log(signature, -1, "hide", reason=reason if reason in tlog.HIDE_REASONS else "other")
+    _purge_pages(letter_id)
     explanation = f"{reason}: {note}" if note else reason
     _audit(letter_id, actor, AuditEvent.Action.HIDE, target=_target(signature), reason=explanation)
     return True
@@ -1127,22 +1153,30 @@ def sign_as_user(
         .filter(letter=letter, email_hash__in=email_hashes(email))
         .first()
     )
+    private = visibility == Level.PRIVATE
     if signature is None:
         try:
             with transaction.atomic():
                 signature = Signature.objects.create(
                     letter=letter,
                     version=letter.versions.order_by("-number").first(),
-                    email=email,
+                    email="" if private else email,
                     email_hash=hashed,
-                    **details,
+                    **{**details, "name": "" if private else details["name"]},
                 )
+                if private:
+                    # verify() reads the address from here, and drops it.
+                    PendingIdentity.objects.create(
+                        signature=signature, name=details["name"], email=email
+                    )
         except IntegrityError:  # the same address signed in another request a moment ago
             existing = Signature.objects.active().filter(letter=letter, email_hash=hashed).first()
             return AccountSigning(ALREADY, existing)
     elif signature.status == Signature.Status.PENDING:
         for field, value in details.items():
             setattr(signature, field, value)
+        if private:
+            _set_aside_identity(signature, name=details["name"], email=email)
         signature.save()
     else:
         if signature.visibility != Level.PRIVATE:

@@ -134,6 +134,13 @@ def expire_employee_verifications() -> int:
     return services.expire_employee_verifications()
 
 
+@shared_task
+def rewrite_erased_pages() -> list[str]:
+    from . import erasure
+
+    return erasure.rewrite_erased_pages()
+
+
 @shared_task(acks_late=True)
 def make_checkpoint(letter_id: int) -> int:
     from . import tlog

@@ -365,7 +365,7 @@ def awkward_log_key(settings):
 def pending_signature(letter, email: str, **fields):
     """A signature as sign() leaves it, without the mail round trip."""
     from petition import services
-    from petition.models import Level, Signature
+    from petition.models import Level, PendingIdentity, Signature
 
     values = {
         "name": email.split("@")[0].title(),
@@ -373,9 +373,17 @@ def pending_signature(letter, email: str, **fields):
         "version": letter.versions.order_by("-number").first(),
         **fields,
     }
-    return Signature.objects.create(
-        letter=letter, email=email, email_hash=services.email_hash(email), **values
+    if values["visibility"] != Level.PRIVATE:
+        return Signature.objects.create(
+            letter=letter, email=email, email_hash=services.email_hash(email), **values
+        )
+    # As sign() keeps it: a private signature's name and address apart from its row.
+    name = values.pop("name")
+    signature = Signature.objects.create(
+        letter=letter, email_hash=services.email_hash(email), **values
     )
+    PendingIdentity.objects.create(signature=signature, name=name, email=email)
+    return signature
 
 
 def verified_signature(letter, email: str, **fields):

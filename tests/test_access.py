@@ -132,7 +132,7 @@ def _user(django_user_model, email: str, **fields):
 
 def _signature(letter: Letter, *, email: str, verify: bool = True, **fields) -> Signature:
     services.sign(letter=letter, email=email, **{"name": "", "visibility": "public", **fields})
-    signature = Signature.objects.get(letter=letter, email=email)
+    signature = Signature.objects.get(letter=letter, email_hash=services.email_hash(email))
     if verify:
         services.verify(signature_id=signature.pk)
         signature.refresh_from_db()
