@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
 from petition import ratelimit
@@ -54,13 +55,28 @@ def organisation_create(request):
     if request.method == "POST" and form.is_valid():
         organisation = services.create_organisation(user=request.user, **form.cleaned_data)
         messages.success(request, f"{organisation.name} is created; you are its admin.")
+        back = _return_to(request)
+        if back:
+            # Back to the page that sent them here (a letter's co-sign page), this one chosen.
+            return redirect(f"{back}?{urlencode({'org': organisation.slug})}")
         return redirect(organisation)
     return render(
         request,
         "accounts/organisation_form.html",
-        {"form": form, "organisation": None},
+        {"form": form, "organisation": None, "back": _return_to(request)},
         status=400 if request.method == "POST" else 200,
     )
+
+
+def _return_to(request) -> str:
+    """The same-site path in ?next= (without its query), or "" if there is none or it leads
+    elsewhere."""
+    target = request.GET.get("next", "")
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return ""
+    return target.split("?", 1)[0].split("#", 1)[0]
 
 
 @login_required

@@ -99,6 +99,8 @@ else:
 EMAIL_HASH_KEY = env_str("EMAIL_HASH_KEY", SECRET_KEY)
 
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The name every mail and page signs with; the domain is SITE_URL's.
+SITE_NAME = env_str("SITE_NAME", "Undersigned")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 if not ALLOWED_HOSTS:
     ALLOWED_HOSTS = [urlsplit(SITE_URL).hostname]
@@ -193,6 +195,10 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# Someone who created an account in this browser is signed in by the confirmation link's button
+# and sent back where they came from (`next`: the sign form, a co-sign page). allauth does this
+# only for the session that signed up, so a leaked link signs nobody in elsewhere.
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = urlsplit(SITE_URL).scheme
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
@@ -357,4 +363,4 @@ LOGGING = {
     },
 }
 DEFAULT_EXCEPTION_REPORTER_FILTER = "accounts.logging.PrivateExceptionFilter"
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Undersigned] "
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "

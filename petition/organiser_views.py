@@ -330,7 +330,7 @@ def accept_invite(request, token: str):
         # Say nothing about the letter to an account the invitation was not sent to.
         return _bad_invite(
             request,
-            "This invitation was sent to another address: log in with the account for that "
+            "This invitation was sent to another address: sign in with the account for that "
             "address to accept it.",
             403,
         )

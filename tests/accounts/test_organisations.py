@@ -230,7 +230,7 @@ def test_only_the_account_with_the_invited_address_verified_can_accept(admin_cli
     url = link(deliver()[0], "/orgs/invitations/")
     client = Client()
 
-    assert b"Log in" in client.get(url).content  # signed out: asked to log in
+    assert b"Sign in" in client.get(url).content  # signed out: asked to sign in
     assert client.post(url).status_code == 200 and not Membership.objects.filter(role="member")
 
     forwarded_to = make_user("eve@elsewhere.example")
