@@ -9,6 +9,8 @@ from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 
+PASSWORD = "a-long-pass-1234"
+
 
 def test_demo_prints_a_password_that_signs_the_demo_organiser_in(client):
     out = io.StringIO()
@@ -34,7 +36,7 @@ def test_account_mails_name_the_site(client, deliver, settings):
     settings.SITE_NAME = "Letters for Example"
     client.post(
         reverse("account_signup"),
-        {"email": "new@example.net", "password1": "a-long-pass-1234", "password2": "a-long-pass-1234"},
+        {"email": "new@example.net", "password1": PASSWORD, "password2": PASSWORD},
     )
     mail = deliver()[-1]
     assert "Hello from Letters for Example!" in mail.body

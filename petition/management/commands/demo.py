@@ -57,7 +57,8 @@ class Command(BaseCommand):
                 organiser.set_password(password)
                 organiser.save(update_fields=["password"])
         verb = "Created" if created else "Found"
-        self.stdout.write(f"{verb} the demo letter at {settings.SITE_URL}{letter.get_absolute_url()}")
+        url = settings.SITE_URL + letter.get_absolute_url()
+        self.stdout.write(f"{verb} the demo letter at {url}")
         if password:
             self._print_way_in(password)
 
