@@ -101,3 +101,19 @@ def test_every_account_page_says_sign_in_and_create_an_account(client):
         page = client.get(reverse(name)).content.decode()
         assert not mixed.search(page), (name, mixed.search(page).group(0))
     assert "Sign in" in client.get(reverse("account_login")).content.decode()
+
+
+def test_a_signer_must_choose_a_level_and_reads_what_each_one_means(page, live_server, letter):
+    page.goto(live_server.url + letter.get_absolute_url())
+    levels = page.get_by_role("group", name="How visible?")
+    expect(levels).to_contain_text("only the organisers see your name and email")
+    expect(levels.get_by_role("radio", checked=True)).to_have_count(0)
+    page.get_by_role("textbox", name="Your name").fill("Grace Hopper")
+    page.get_by_role("textbox", name="Email").fill("grace@example.com")
+    page.get_by_role("button", name="Sign the letter").click()
+
+    expect(levels).to_contain_text("Choose how visible your signature is.")
+    expect(page.get_by_role("textbox", name="Email")).to_have_value("grace@example.com")
+    levels.get_by_role("radio", name="Private", exact=True).check()
+    page.get_by_role("button", name="Sign the letter").click()
+    expect(page).to_have_url(live_server.url + reverse("check_inbox", args=[letter.slug]))
