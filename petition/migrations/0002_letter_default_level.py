@@ -5,20 +5,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('petition', '0001_initial'),
+        ("petition", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='letter',
-            name='default_level',
-            field=models.CharField(blank=True, choices=[('public', 'Public'), ('anonymous', 'Anonymous'), ('private', 'Private')], default='', max_length=10),
+            model_name="letter",
+            name="default_level",
+            field=models.CharField(
+                blank=True,
+                choices=[("public", "Public"), ("anonymous", "Anonymous"), ("private", "Private")],
+                default="",
+                max_length=10,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='letter',
-            constraint=models.CheckConstraint(condition=models.Q(('default_level', ''), models.Q(('allow_public', True), ('default_level', 'public')), models.Q(('allow_anonymous', True), ('default_level', 'anonymous')), models.Q(('allow_private', True), ('default_level', 'private')), _connector='OR'), name='letter_default_level_offered'),
+            model_name="letter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("default_level", ""),
+                    models.Q(("allow_public", True), ("default_level", "public")),
+                    models.Q(("allow_anonymous", True), ("default_level", "anonymous")),
+                    models.Q(("allow_private", True), ("default_level", "private")),
+                    _connector="OR",
+                ),
+                name="letter_default_level_offered",
+            ),
         ),
     ]

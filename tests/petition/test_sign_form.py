@@ -77,7 +77,9 @@ def test_the_default_must_be_a_level_the_letter_offers(client, organiser, letter
         Letter.objects.filter(pk=letter.pk).update(allow_anonymous=False, default_level="anonymous")
 
 
-def test_a_signed_in_signer_is_told_their_signature_counts_at_once(client, letter, django_user_model):
+def test_a_signed_in_signer_is_told_their_signature_counts_at_once(
+    client, letter, django_user_model
+):
     user = django_user_model.objects.create_user(email="mia@example.org", password=None)
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     client.force_login(user)
