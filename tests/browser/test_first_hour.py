@@ -4,6 +4,7 @@ in; an organisation's representative creates an organisation from a co-sign page
 back to it."""
 
 import io
+import json
 import re
 from urllib.parse import urlsplit
 
@@ -13,6 +14,9 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from accounts.models import Organisation
+from petition import services
+from petition.models import Signature
+from tests.conftest import link_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -117,3 +121,26 @@ def test_a_signer_must_choose_a_level_and_reads_what_each_one_means(page, live_s
     levels.get_by_role("radio", name="Private", exact=True).check()
     page.get_by_role("button", name="Sign the letter").click()
     expect(page).to_have_url(live_server.url + reverse("check_inbox", args=[letter.slug]))
+
+
+def test_the_thanks_page_offers_the_receipt_as_a_download_with_its_json_behind_a_disclosure(
+    page, live_server, letter, deliver
+):
+    services.sign(letter=letter, name="Ada", email="ada@example.com", visibility="private")
+    page.goto(live_server.url + link_in(deliver()[-1], "/confirm/"))
+    page.get_by_role("button", name="Confirm my signature").click()
+
+    receipt = page.get_by_role("region", name="Save your receipt")
+    expect(receipt).to_contain_text("proves that your signature is counted")
+    expect(page.locator("#receipt")).to_be_hidden()
+    with page.expect_download() as download:
+        receipt.get_by_role("link", name="Save your receipt").click()
+    assert download.value.suggested_filename == f"receipt-{letter.slug}.json"
+    saved = json.loads(open(download.value.path()).read())
+    assert saved["index"] == 0 and saved["letter"] == letter.slug
+    assert Signature.objects.get().status == "verified"
+
+    page.get_by_text("Show the receipt's text").click()
+    expect(page.locator("#receipt")).to_be_visible()
+    receipt.get_by_role("link", name="Check my signature").click()
+    expect(page).to_have_url(live_server.url + reverse("log_check", args=[letter.slug]))
