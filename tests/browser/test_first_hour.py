@@ -6,6 +6,7 @@ back to it."""
 import io
 import json
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -136,7 +137,7 @@ def test_the_thanks_page_offers_the_receipt_as_a_download_with_its_json_behind_a
     with page.expect_download() as download:
         receipt.get_by_role("link", name="Save your receipt").click()
     assert download.value.suggested_filename == f"receipt-{letter.slug}.json"
-    saved = json.loads(open(download.value.path()).read())
+    saved = json.loads(Path(download.value.path()).read_text())
     assert saved["index"] == 0 and saved["letter"] == letter.slug
     assert Signature.objects.get().status == "verified"
 
