@@ -1,5 +1,6 @@
 from django import forms
 
+from . import logos
 from .models import (
     LOGO_EXTENSIONS,
     Membership,
@@ -7,6 +8,7 @@ from .models import (
     User,
     domain_problem,
     split_domains,
+    validate_logo,
 )
 
 # --- Signer accounts (issue 11): profile and leaving ---------------------------------------------
@@ -88,7 +90,7 @@ class OrganisationForm(forms.ModelForm):
                 "Never shown to the public."
             ),
             "description": "For your members and letters' organisers; at most 1,000 characters.",
-            "logo": "PNG, JPEG or WebP, at most 512 KB.",
+            "logo": "PNG, JPEG or WebP, at most 512 KB. Shown at most 256 pixels a side.",
         }
         widgets = {
             "email_domains": forms.Textarea(attrs={"rows": 3}),
@@ -114,6 +116,9 @@ class OrganisationForm(forms.ModelForm):
         is_upload = logo and hasattr(logo, "content_type")  # not the file already stored
         if is_upload and name.rpartition(".")[2].lower() not in LOGO_EXTENSIONS:
             raise forms.ValidationError("The logo must be a PNG, JPEG or WebP image.")
+        if is_upload:
+            validate_logo(logo)  # the upload's own size and signature, before decoding it
+            return logos.normalise(logo)  # checked by its content, and made small
         return logo
 
 

@@ -219,8 +219,33 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # `make run` serve the files straight from static/.
 STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+
+
+def media_storage_from_env() -> dict:
+    """Uploaded files (organisation logos): on local disk under MEDIA_ROOT, served by the app
+    at MEDIA_URL, or MEDIA_STORAGE=s3 for any S3-compatible store through django-storages."""
+    kind = env_str("MEDIA_STORAGE", "local")
+    if kind == "local":
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    if kind != "s3":
+        raise ImproperlyConfigured(f"MEDIA_STORAGE must be local or s3, not {kind!r}.")
+    options = {
+        "bucket_name": env_str("S3_BUCKET"),
+        "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,
+        "region_name": os.environ.get("S3_REGION") or None,
+        "access_key": os.environ.get("S3_ACCESS_KEY_ID") or None,
+        "secret_key": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+        # Logos are public and named by a random id: plain URLs, cacheable, no expiring
+        # signatures in the page cache.
+        "querystring_auth": False,
+        "file_overwrite": False,
+        "custom_domain": os.environ.get("S3_CUSTOM_DOMAIN") or None,
+    }
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage_from_env(),
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"

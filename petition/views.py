@@ -60,7 +60,13 @@ def _cosigners(letter: Letter):
         .filter(letter=letter)
         .in_reading_order()
         .select_related("organisation")
-        .only("display_name", "statement", "organisation__website", "organisation__is_verified")
+        .only(
+            "display_name",
+            "statement",
+            "organisation__website",
+            "organisation__is_verified",
+            "organisation__logo",
+        )
     )
 
 

@@ -36,7 +36,7 @@ NOT_PAGES = {
     "organiser:publish", "organiser:close", "organiser:reopen", "organiser:set_role",
     "organiser:remove_organiser", "organiser:hide", "organiser:restore",
     "organiser:export_download", "organiser:invite", "account_confirm_login_code",
-    "account_reauthenticate", "account_inactive", "account_set_password",
+    "account_reauthenticate", "account_inactive", "account_set_password", "organisation_logo",
 }  # fmt: skip
 
 

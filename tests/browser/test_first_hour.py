@@ -6,14 +6,18 @@ back to it."""
 import io
 import json
 import re
+from io import BytesIO
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from PIL import Image
 from playwright.sync_api import expect
 
+from accounts import logos
+from accounts import services as account_services
 from accounts.models import Organisation
 from petition import services
 from petition.models import Signature
@@ -145,3 +149,21 @@ def test_the_thanks_page_offers_the_receipt_as_a_download_with_its_json_behind_a
     expect(page.locator("#receipt")).to_be_visible()
     receipt.get_by_role("link", name="Check my signature").click()
     expect(page).to_have_url(live_server.url + reverse("log_check", args=[letter.slug]))
+
+
+def test_a_co_signers_logo_shows_on_the_letter(page, live_server, make_letter, organiser, settings,
+                                               tmp_path):  # fmt: skip
+    settings.MEDIA_ROOT = tmp_path
+    upload = BytesIO()
+    Image.new("RGB", (600, 300), (20, 90, 160)).save(upload, format="PNG")
+    organisation = account_services.create_organisation(
+        user=organiser, name="Allied Campaign", logo=logos.normalise(upload)
+    )
+    letter = make_letter(accepts_organisations=True)
+    cosignature = services.cosign(letter=letter, organisation_id=organisation.pk, user=organiser)
+    services.approve_cosign(cosignature_id=cosignature.pk, by=organiser)
+
+    page.goto(live_server.url + letter.get_absolute_url())
+    logo = page.locator(".cosigners img.logo")
+    expect(logo).to_be_visible()
+    assert logo.evaluate("img => img.complete && img.naturalWidth") == 256
