@@ -24,8 +24,8 @@ $(VENV)/.dev: requirements/dev.txt $(VENV)/.base
 
 run: $(VENV)/.base
 	DEBUG=1 $(PY) manage.py migrate --noinput -v 0
-	DEBUG=1 $(PY) manage.py demo
-	@echo "Serving on http://127.0.0.1:8000 ; mails are printed below."
+	DEBUG=1 $(PY) manage.py demo --password
+	@echo "Serving on http://127.0.0.1:8000 ; sign in as printed above; mails are printed below."
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
 
 services:

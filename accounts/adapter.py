@@ -1,12 +1,30 @@
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
 from allauth.account.adapter import DefaultAccountAdapter
+from django.conf import settings
 
 from petition import emails
+
+
+@dataclass(frozen=True)
+class Site:
+    """What allauth's mails call `current_site`, from settings rather than the request's host
+    (a mail may be rendered with no request at all)."""
+
+    name: str
+    domain: str
+
+
+def current_site() -> Site:
+    return Site(name=settings.SITE_NAME, domain=urlsplit(settings.SITE_URL).netloc)
 
 
 class AccountAdapter(DefaultAccountAdapter):
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         """allauth's mails go through the outbox and Celery like every other mail."""
-        message = self.render_mail(template_prefix, email, {"email": email, **context})
+        context = {"email": email, "current_site": current_site(), **context}
+        message = self.render_mail(template_prefix, email, context)
         html = ""
         for content, mimetype in getattr(message, "alternatives", []):
             if mimetype == "text/html":

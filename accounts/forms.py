@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from . import logos
 from .models import (
     LOGO_EXTENSIONS,
     Membership,
@@ -14,6 +15,7 @@ from .models import (
     domain_problem,
     host_match,
     split_domains,
+    validate_logo,
     website_host,
 )
 
@@ -99,7 +101,7 @@ class OrganisationForm(forms.ModelForm):
                 "Never shown to the public."
             ),
             "description": "For your members and letters' organisers; at most 1,000 characters.",
-            "logo": "PNG, JPEG or WebP, at most 512 KB.",
+            "logo": "PNG, JPEG or WebP, at most 512 KB. Shown at most 256 pixels a side.",
         }
         widgets = {
             "email_domains": forms.Textarea(attrs={"rows": 3}),
@@ -150,6 +152,9 @@ class OrganisationForm(forms.ModelForm):
         is_upload = logo and hasattr(logo, "content_type")  # not the file already stored
         if is_upload and name.rpartition(".")[2].lower() not in LOGO_EXTENSIONS:
             raise forms.ValidationError("The logo must be a PNG, JPEG or WebP image.")
+        if is_upload:
+            validate_logo(logo)  # the upload's own size and signature, before decoding it
+            return logos.normalise(logo)  # checked by its content, and made small
         return logo
 
 

@@ -5,13 +5,17 @@ who is not a member (its members, domains and invitations are nobody else's busi
 for a member who is not an admin where an admin is needed.
 """
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from petition import ratelimit
 from petition.models import CoSignature
@@ -55,13 +59,28 @@ def organisation_create(request):
     if request.method == "POST" and form.is_valid():
         organisation = services.create_organisation(user=request.user, **form.cleaned_data)
         messages.success(request, f"{organisation.name} is created; you are its admin.")
+        back = _return_to(request)
+        if back:
+            # Back to the page that sent them here (a letter's co-sign page), this one chosen.
+            return redirect(f"{back}?{urlencode({'org': organisation.slug})}")
         return redirect(organisation)
     return render(
         request,
         "accounts/organisation_form.html",
-        {"form": form, "organisation": None},
+        {"form": form, "organisation": None, "back": _return_to(request)},
         status=400 if request.method == "POST" else 200,
     )
+
+
+def _return_to(request) -> str:
+    """The same-site path in ?next= (without its query), or "" if there is none or it leads
+    elsewhere."""
+    target = request.GET.get("next", "")
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return ""
+    return target.split("?", 1)[0].split("#", 1)[0]
 
 
 @login_required
@@ -224,3 +243,27 @@ def organisation_invite(request, token: str):
         messages.success(request, f"You joined {invite.organisation.name}.")
         return redirect(invite.organisation)
     return render(request, "accounts/invite.html", context)
+
+
+# What logo_path names a stored logo: a random id and the image's type.
+LOGO_NAME = re.compile(r"[0-9a-f]{32}\.(png|jpg|jpeg|webp)")
+LOGO_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+@require_GET
+def organisation_logo(request, name: str):
+    """A logo from the media storage (WhiteNoise serves static files only). Public, as the
+    co-signer list shows it; only an organisation's current logo, never a replaced one."""
+    path = f"organisation-logos/{name}"
+    match = LOGO_NAME.fullmatch(name)
+    if match is None or not Organisation.objects.filter(logo=path).exists():
+        raise Http404
+    try:
+        handle = default_storage.open(path)
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(handle, content_type=LOGO_TYPES[match.group(1)])
+    # The name is new for every upload, so the file never changes under it.
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    response["Content-Security-Policy"] = "default-src 'none'"
+    return response

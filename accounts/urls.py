@@ -27,6 +27,12 @@ from . import organisation_views  # noqa: E402
 
 urlpatterns += [
     path("orgs/", organisation_views.organisation_list, name="organisations"),
+    # MEDIA_URL + logo_path(): where the local media storage's logo URLs point.
+    path(
+        "media/organisation-logos/<str:name>",
+        organisation_views.organisation_logo,
+        name="organisation_logo",
+    ),
     path("orgs/new/", organisation_views.organisation_create, name="organisation_create"),
     path(
         "orgs/invitations/<str:token>/",

@@ -135,6 +135,8 @@ else:
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The name every mail and page signs with; the domain is SITE_URL's.
+SITE_NAME = env_str("SITE_NAME", "Undersigned")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 if not ALLOWED_HOSTS:
     ALLOWED_HOSTS = [urlsplit(SITE_URL).hostname]
@@ -235,6 +237,10 @@ ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+# Someone who created an account in this browser is signed in by the confirmation link's button
+# and sent back where they came from (`next`: the sign form, a co-sign page). allauth does this
+# only for the session that signed up, so a leaked link signs nobody in elsewhere.
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = urlsplit(SITE_URL).scheme
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
@@ -255,8 +261,33 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # `make run` serve the files straight from static/.
 STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+
+
+def media_storage_from_env() -> dict:
+    """Uploaded files (organisation logos): on local disk under MEDIA_ROOT, served by the app
+    at MEDIA_URL, or MEDIA_STORAGE=s3 for any S3-compatible store through django-storages."""
+    kind = env_str("MEDIA_STORAGE", "local")
+    if kind == "local":
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    if kind != "s3":
+        raise ImproperlyConfigured(f"MEDIA_STORAGE must be local or s3, not {kind!r}.")
+    options = {
+        "bucket_name": env_str("S3_BUCKET"),
+        "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,
+        "region_name": os.environ.get("S3_REGION") or None,
+        "access_key": os.environ.get("S3_ACCESS_KEY_ID") or None,
+        "secret_key": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+        # Logos are public and named by a random id: plain URLs, cacheable, no expiring
+        # signatures in the page cache.
+        "querystring_auth": False,
+        "file_overwrite": False,
+        "custom_domain": os.environ.get("S3_CUSTOM_DOMAIN") or None,
+    }
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage_from_env(),
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -412,4 +443,4 @@ LOGGING = {
     },
 }
 DEFAULT_EXCEPTION_REPORTER_FILTER = "accounts.logging.PrivateExceptionFilter"
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Undersigned] "
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import ngettext
 
 WIDTH, HEIGHT = 640, 240
 FONT = 15
@@ -70,10 +71,13 @@ def signatures_svg(
     line = " ".join(f"{x(day)},{y(value)}" for day, value in points)
     area = f"{x(start)},{y(0)} {line} {x(last)},{y(0)}"
     now = points[-1][1]
-    description = (
-        f"{_fmt(now)} verified signature{'s' if now != 1 else ''} on {_fmt_day(last)}, "
-        f"from the first on {_fmt_day(first)}; the highest count was {_fmt(peak)}."
-    )
+    description = ngettext(
+        "%(count)s verified signature on %(last)s, from the first on %(first)s; the highest "
+        "count was %(peak)s.",
+        "%(count)s verified signatures on %(last)s, from the first on %(first)s; the highest "
+        "count was %(peak)s.",
+        now,
+    ) % {"count": _fmt(now), "last": _fmt_day(last), "first": _fmt_day(first), "peak": _fmt(peak)}
     body = [
         # Grid and axes.
         f'<line x1="{left}" y1="{y(0)}" x2="{WIDTH - RIGHT}" y2="{y(0)}" stroke="#5a5a66"/>',

@@ -10,7 +10,11 @@ What a row holds follows the visibility table in PRODUCT.md, whatever the filter
 
 A file for one level has only that level's columns: an export of private signatures has no
 name or email column at all. Every text cell a spreadsheet could read as a formula (starting
-with =, +, -, @, a tab or a carriage return) is prefixed with an apostrophe in CSV and XLSX.
+with =, +, -, @, a tab or a carriage return) is prefixed with an apostrophe in CSV. XLSX and JSON
+are typed: texts as texts, numbers as numbers, times as times (UTC), yes/no as booleans. An XLSX
+text cell is stored as text, never as a formula, so it needs no apostrophe (a formula-like one
+is also marked "quote prefix", so editing it in a spreadsheet keeps it text). JSON has null
+where the table hides a value, and "" only where the signer left a field empty.
 
 Memory stays flat however long the list: rows come from a server-side cursor
 (`.iterator(chunk_size=...)`) and CSV and JSON leave in chunks as they are made. XLSX is built
@@ -50,6 +54,7 @@ from django.db.models.functions import Cast, Concat, NullIf, Ord
 from django.db.models.lookups import In
 from django.utils import timezone
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from .models import Letter, Level, Signature
@@ -136,19 +141,29 @@ def signatures(letter: Letter, filters: Filters):
     return qs
 
 
-def organiser_view(record: dict) -> dict:
-    """One signature as the table lets organisers see it: the columns of its level (no name or
-    email for a private one), and of the details only those it may show.
+def typed_view(record: dict) -> dict:
+    """One signature as the table lets organisers see it, with its values' own types: the
+    columns of its level (no name or email for a private one), and of the details only those
+    it may show (None for the others).
 
     `copy_columns` says the same in SQL; change both together (the tests compare them)."""
     level = record["visibility"]
     row = {column: record[SOURCES[column]] for column in columns_for(level)}
     row["id"] = str(row["id"])
-    row["signed_at"] = _iso(row["signed_at"])
-    row["verified_at"] = _iso(row["verified_at"])
     everything = level in DETAILS_IN_FULL
     for detail in DETAIL_COLUMNS:
         if not (everything or record[f"show_{detail}"]):
+            row[detail] = None
+    return row
+
+
+def organiser_view(record: dict) -> dict:
+    """`typed_view` as the workspace's signature list shows it: times as text, "" for hidden."""
+    row = typed_view(record)
+    row["signed_at"] = _iso(row["signed_at"])
+    row["verified_at"] = _iso(row["verified_at"])
+    for detail in DETAIL_COLUMNS:
+        if row[detail] is None:
             row[detail] = ""
     return row
 
@@ -165,8 +180,8 @@ def signature_rows(letter: Letter, filters: Filters) -> tuple[list[str], Iterato
             .iterator(chunk_size=CHUNK_ROWS)
         )
         for record in records:
-            seen = organiser_view(dict(zip(FIELDS, record, strict=True)))
-            yield [seen.get(column, "") for column in columns]
+            seen = typed_view(dict(zip(FIELDS, record, strict=True)))
+            yield [seen.get(column) for column in columns]
 
     return columns, rows()
 
@@ -328,8 +343,7 @@ def cosignature_rows(letter: Letter, filters: Filters) -> tuple[list[str], Itera
             .values_list(*COSIGN_FIELDS)
             .iterator(chunk_size=CHUNK_ROWS)
         )
-        for record in records:
-            yield [_iso(v) if isinstance(v, datetime) else v for v in record]
+        yield from (list(record) for record in records)
 
     return list(COSIGN_COLUMNS), rows()
 
@@ -342,14 +356,23 @@ def _iso(moment: datetime | None) -> str:
 
 
 def _cell(value) -> str:
-    """A value as spreadsheet text: booleans as yes/no, formulas neutralised."""
+    """A value as CSV text: booleans as yes/no, times in ISO 8601, formulas neutralised."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, datetime):
+        return _iso(value)
     return neutralise(str(value))
+
+
+def _json_value(value):
+    """What json.dumps cannot write itself: times, as ISO 8601 in UTC."""
+    if isinstance(value, datetime):
+        return _iso(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def csv_chunks(columns: list[str], rows: Iterable[list]) -> Iterator[bytes]:
@@ -370,12 +393,13 @@ def csv_chunks(columns: list[str], rows: Iterable[list]) -> Iterator[bytes]:
 def json_chunks(
     header: dict, key: str, columns: list[str], rows: Iterable[list]
 ) -> Iterator[bytes]:
-    """{...header, key: [{column: value, ...}, ...]}, in chunks; values as they are (JSON is not
-    read as formulas)."""
+    """{...header, key: [{column: value, ...}, ...]}, in chunks; values typed as they are (JSON is
+    not read as formulas), null where hidden, times in ISO 8601."""
     head = json.dumps(header, ensure_ascii=False)[:-1]
     parts = [head + (", " if header else "") + json.dumps(key) + ": ["]
     for n, row in enumerate(rows):
-        parts.append(("," if n else "") + "\n" + json.dumps(dict(zip(columns, row, strict=True))))
+        record = dict(zip(columns, row, strict=True))
+        parts.append(("," if n else "") + "\n" + json.dumps(record, default=_json_value))
         if len(parts) >= SEND_ROWS:
             yield "".join(parts).encode()
             parts = []
@@ -389,13 +413,30 @@ def write_xlsx(columns: list[str], rows: Iterable[list], sheet: str):
     worksheet = workbook.create_sheet(sheet)
     worksheet.append(columns)
     for row in rows:
-        # openpyxl would store "=..." as a formula; neutralised text stays text.
-        worksheet.append([ILLEGAL_CHARACTERS_RE.sub("", _cell(v)) for v in row])
+        worksheet.append([_xlsx_value(worksheet, v) for v in row])
     # Closed by the reader (_file_chunks) once sent.
     out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
     workbook.save(out)
     out.seek(0)
     return out
+
+
+def _xlsx_value(worksheet, value):
+    """A typed cell: numbers and booleans as they are, times as Excel times in UTC (Excel has
+    no time zones), texts as text cells, never formulas."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = ILLEGAL_CHARACTERS_RE.sub("", str(value))
+    if not text.startswith(FORMULA_START):
+        return text
+    # openpyxl stores a text starting with "=" as a formula: this one is a text cell, and
+    # marked so that a spreadsheet keeps it text when someone edits it.
+    cell = WriteOnlyCell(worksheet, text)
+    cell.data_type = "s"
+    cell.quotePrefix = True
+    return cell
 
 
 CONTENT_TYPES = {

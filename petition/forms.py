@@ -19,6 +19,30 @@ LEVEL_HELP = {
 }
 
 
+# What each level means for the signer, in one plain sentence shown beside it on the sign form.
+LEVEL_CONSEQUENCE = {
+    Level.PUBLIC: _("Your name, and the details you tick, are shown with the letter."),
+    Level.ANONYMOUS: _(
+        'The public sees "Anonymous" and the details you tick; only the organisers see your '
+        "name and email."
+    ),
+    Level.PRIVATE: _(
+        "You are only counted: once you confirm, your name and email are erased, even for the "
+        "organisers."
+    ),
+}
+
+
+class LevelRadioSelect(forms.RadioSelect):
+    """Radio buttons named by the level, each described by its consequence (shown beside it)."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        option["consequence"] = LEVEL_CONSEQUENCE.get(value, "")
+        option["attrs"]["aria-describedby"] = f"{option['attrs']['id']}_consequence"
+        return option
+
+
 def _clean_text(value: str) -> str:
     # Control characters have no place in a name or a job title; tabs and newlines become spaces.
     return " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
@@ -32,7 +56,10 @@ class SignForm(forms.Form):
         help_text="We send you a link to confirm. It is never shown to the public.",
     )
     visibility = forms.ChoiceField(
-        choices=Level.choices, widget=forms.RadioSelect, initial=Level.PUBLIC, label="How visible?"
+        choices=Level.choices,
+        widget=LevelRadioSelect,
+        label=_("How visible?"),
+        error_messages={"required": _("Choose how visible your signature is.")},
     )
     affiliation = forms.CharField(max_length=200, required=False, label="Employer or organisation")
     job_title = forms.CharField(max_length=200, required=False)
@@ -48,13 +75,24 @@ class SignForm(forms.Form):
     # A honeypot: hidden from people by CSS and aria-hidden; bots fill every field.
     website = forms.CharField(required=False, label="Leave this empty")
 
-    def __init__(self, *args, letter: Letter, **kwargs):
+    def __init__(self, *args, letter: Letter, one_click_email: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         self.letter = letter
         levels = letter.levels
-        self.fields["visibility"].choices = [(level, LEVEL_HELP[level]) for level in levels]
-        self.fields["visibility"].initial = levels[0]
-        if letter.domains:
+        self.fields["visibility"].choices = [(level, Level(level).label) for level in levels]
+        # The organiser's default, or none: then the signer must pick one (a lone level is
+        # the only choice there is).
+        if letter.default_level in levels:
+            self.fields["visibility"].initial = letter.default_level
+        elif len(levels) == 1:
+            self.fields["visibility"].initial = levels[0]
+        if one_click_email:
+            self.fields["email"].help_text = _(
+                "With %(email)s, your account's confirmed address, your signature counts at "
+                "once: there is no mail to open. With another address, we send a link there "
+                "to confirm."
+            ) % {"email": one_click_email}
+        elif letter.domains:
             self.fields["email"].help_text = (
                 "We send you a link to confirm; it is never shown to the public. "
                 "Mail to a work address may be read by your employer. At the private level "
@@ -147,6 +185,17 @@ class DateTimeInput(forms.DateTimeInput):
 
 
 class LetterSettingsForm(forms.ModelForm):
+    default_level = forms.ChoiceField(
+        choices=[("", _("No default: each signer must choose"))] + Level.choices,
+        required=False,
+        widget=forms.RadioSelect,
+        label=_("Level the sign form starts on"),
+        help_text=_(
+            "With no default, each signer must choose. Signers who fear their employer are "
+            "safer starting on a private level."
+        ),
+    )
+
     class Meta:
         model = Letter
         fields = list(SETTINGS_FIELDS)
@@ -211,6 +260,12 @@ class LetterSettingsForm(forms.ModelForm):
         data = super().clean()
         if not any(data.get(f) for f in ("allow_public", "allow_anonymous", "allow_private")):
             self.add_error(None, "Offer signers at least one way to sign.")
+        default = data.get("default_level")
+        if default and not data.get(f"allow_{default}"):
+            self.add_error(
+                "default_level", _("Offer this level to signers, or choose another default.")
+            )
+            self._validate_constraints = False  # said above; the constraint would repeat it
         if not (data.get("accepts_individuals") or data.get("accepts_organisations")):
             self.add_error(None, "Let people sign, or organisations co-sign, or both.")
         if self.non_field_errors():

@@ -58,6 +58,9 @@ class Letter(models.Model):
     allow_public = models.BooleanField(default=True)
     allow_anonymous = models.BooleanField(default=True)
     allow_private = models.BooleanField(default=True)
+    # The level the sign form starts on, or "" so each signer must choose one: a workers' letter
+    # whose signers fear their employer should not start them on "Public".
+    default_level = models.CharField(max_length=10, choices=Level.choices, blank=True, default="")
     employer_domains = models.TextField(
         blank=True,
         help_text="Employer email domains, one per line (example.com). Subdomains count.",
@@ -101,6 +104,14 @@ class Letter(models.Model):
             models.CheckConstraint(
                 condition=Q(employee_verification_months__gte=1),
                 name="letter_employee_period_positive",
+            ),
+            # The default level is one the letter offers.
+            models.CheckConstraint(
+                condition=Q(default_level="")
+                | Q(default_level="public", allow_public=True)
+                | Q(default_level="anonymous", allow_anonymous=True)
+                | Q(default_level="private", allow_private=True),
+                name="letter_default_level_offered",
             ),
         ]
 
@@ -183,6 +194,7 @@ SETTINGS_FIELDS = (
     "allow_public",
     "allow_anonymous",
     "allow_private",
+    "default_level",
     "employer_domains",
     "employees_only",
     "block_disposable",

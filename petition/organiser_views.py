@@ -19,7 +19,7 @@ from django.http import Http404, HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_http_methods
 
 from . import emails, exports, ratelimit, services
@@ -357,7 +357,7 @@ def accept_invite(request, token: str):
         # Say nothing about the letter to an account the invitation was not sent to.
         return _bad_invite(
             request,
-            "This invitation was sent to another address: log in with the account for that "
+            "This invitation was sent to another address: sign in with the account for that "
             "address to accept it.",
             403,
         )
@@ -647,7 +647,11 @@ def updates(request, slug: str):
             update = services.send_update(
                 letter_id=letter.pk, actor=request.user, **form.cleaned_data
             )
-            messages.success(request, f"Sending to {update.total} signers.")
+            messages.success(
+                request,
+                ngettext("Sending to %(n)d signer.", "Sending to %(n)d signers.", update.total)
+                % {"n": update.total},
+            )
             return redirect("organiser:update", slug=letter.slug, pk=update.pk)
     context = {
         "letter": letter,

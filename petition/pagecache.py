@@ -127,13 +127,14 @@ def _letter_statement() -> _Statement:
 @functools.cache
 def _cosigners_statement() -> _Statement:
     """A digest of what the listing shows of each approved co-signer that can change without a
-    log entry: its place (pinned or not) and its organisation's website and verified mark."""
+    log entry: its place (pinned or not) and its organisation's website, logo and verified mark."""
     fields = [
         Cast("pk", TextField()),
         Coalesce(Cast("pinned_position", TextField()), Value(""), output_field=TextField()),
         Cast("organisation__is_verified", TextField()),
         "organisation__verified_domain",
         "organisation__website",
+        "organisation__logo",
     ]
     separated = [part for field in fields for part in (Value(":"), field)][1:]
     # In another order the same list only makes another key (one more render): SQLite before

@@ -837,7 +837,7 @@ def accept_invite(*, invite_id: int, user) -> Organiser:
         raise WorkspaceError("This invitation has already been used.")
     if normalise_email(user.email) != normalise_email(invite.email):
         raise WorkspaceError(
-            "This invitation was sent to another address: log in with the account for that "
+            "This invitation was sent to another address: sign in with the account for that "
             "address to accept it."
         )
     organiser = Organiser.objects.create(letter_id=invite.letter_id, user=user, role=invite.role)

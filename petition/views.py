@@ -67,6 +67,7 @@ def _cosigners(letter: Letter):
             "organisation__website",
             "organisation__is_verified",
             "organisation__verified_domain",
+            "organisation__logo",
         )
     )
 
@@ -91,7 +92,11 @@ def letter_page(request, slug: str):
 
 def _render_letter(request, letter: Letter, page_number, **extra):
     context = _letter_context(letter, page_number)
-    context["form"] = SignForm(letter=letter, initial=_profile_initial(request.user))
+    context["form"] = SignForm(
+        letter=letter,
+        initial=_profile_initial(request.user),
+        one_click_email=_one_click_email(request.user),
+    )
     context.update(_account_context(request, letter))
     context.update(extra)
     return render(request, "petition/letter.html", context)
@@ -106,7 +111,7 @@ def sign(request, slug: str):
     letter = _public_letter(slug)
     if not letter.is_open:
         return render(request, "petition/closed.html", {"letter": letter}, status=403)
-    form = SignForm(request.POST, letter=letter)
+    form = SignForm(request.POST, letter=letter, one_click_email=_one_click_email(request.user))
     if not ratelimit.hit("sign-ip", ratelimit.client_ip(request), settings.SIGN_LIMIT_PER_IP):
         return _too_many(request, letter)
     if form.is_bot:

@@ -268,6 +268,8 @@ def build_world(django_user_model, make_letter) -> World:
         "public_id": [str(anonymous.public_id), str(hidden.public_id)],
         # My signatures (issue 11): the level a signature is switched to.
         "level": ["public", "anonymous", "private"],
+        # Organisation logos: a stored file's name (public, as the co-signer list shows it).
+        "name": ["0" * 32 + ".png"],
         "letter_id": [str(letter.pk), str(draft.pk)],
         "user_id": [str(victim.pk), str(owner.pk)],
         # Django's admin: every object of the victim's, behind the admin login.

@@ -1,5 +1,6 @@
 """Organisations (issue 4): created, verified, staffed and co-signing, through the web pages."""
 
+import io
 import re
 from urllib.parse import urlsplit
 
@@ -9,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from PIL import Image
 
 from accounts import services
 from accounts.models import Membership, Organisation, OrganisationInvite
@@ -17,11 +19,16 @@ from petition.models import CoSignature, Tally
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "a-long-test-password"
-PNG = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
-    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00"
-    b"\x00\x00IEND\xaeB`\x82"
-)
+
+
+def _png() -> bytes:
+    # A real, decodable image: logos are redrawn on upload, so a broken one is refused.
+    out = io.BytesIO()
+    Image.new("RGBA", (1, 1)).save(out, format="PNG")
+    return out.getvalue()
+
+
+PNG = _png()
 
 
 def make_user(email: str, *, verified: bool = True, password: str | None = None, **fields):
@@ -230,7 +237,7 @@ def test_only_the_account_with_the_invited_address_verified_can_accept(admin_cli
     url = link(deliver()[0], "/orgs/invitations/")
     client = Client()
 
-    assert b"Log in" in client.get(url).content  # signed out: asked to log in
+    assert b"Sign in" in client.get(url).content  # signed out: asked to sign in
     assert client.post(url).status_code == 200 and not Membership.objects.filter(role="member")
 
     forwarded_to = make_user("eve@elsewhere.example")

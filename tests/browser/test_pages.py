@@ -39,6 +39,7 @@ def test_a_signer_signs_confirms_by_button_and_sees_the_count(page, live_server,
     page.goto(live_server.url + reverse("letter", args=[letter.slug]))
     page.get_by_role("textbox", name="Your name").fill("Grace Hopper")
     page.get_by_role("textbox", name="Email").fill("grace@example.com")
+    page.get_by_role("radio", name="Public", exact=True).check()
     page.get_by_role("button", name="Sign the letter").click()
     expect(page).to_have_url(live_server.url + reverse("check_inbox", args=[letter.slug]))
 
@@ -68,6 +69,7 @@ def test_two_readers_sign_from_the_same_cached_page(browser, live_server, letter
             assert any(key.startswith(f"letter:{letter.pk}:") for key in pagecache._local.entries)
         page.get_by_role("textbox", name="Your name").fill(name)
         page.get_by_role("textbox", name="Email").fill(f"reader{n}@example.com")
+        page.get_by_role("radio", name="Anonymous", exact=True).check()
         page.get_by_role("button", name="Sign the letter").click()
         expect(page).to_have_url(live_server.url + reverse("check_inbox", args=[letter.slug]))
         context.close()

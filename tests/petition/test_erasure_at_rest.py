@@ -125,19 +125,3 @@ def test_verification_reads_the_kept_address_and_then_drops_it(letter, deliver):
     assert not PendingIdentity.objects.filter(signature_id=signature.pk).exists()
     signature.refresh_from_db()
     assert signature.identity() == ("", "")
-
-
-@pytest.mark.django_db
-def test_a_pending_signer_who_moves_to_private_keeps_the_link_but_not_the_row(letter, deliver):
-    services.sign(
-        letter=letter, name="Zqmovername", email="zqmover@example.com", visibility="anonymous"
-    )
-    signature = Signature.objects.get(email="zqmover@example.com")
-    deliver()
-    assert services.change_level(signature_id=signature.pk, visibility="private") is True
-    signature.refresh_from_db()
-    assert (signature.name, signature.email, signature.visibility) == ("", "", "private")
-    assert signature.identity() == ("Zqmovername", "zqmover@example.com")
-    services.verify(signature_id=signature.pk)
-    assert deliver()[-1].to == ["zqmover@example.com"]
-    assert not PendingIdentity.objects.filter(signature_id=signature.pk).exists()

@@ -5,7 +5,7 @@ import csv
 import io
 import json
 import tracemalloc
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -101,8 +101,10 @@ def xlsx_rows(response) -> tuple[list[str], list[dict]]:
     sheet = load_workbook(io.BytesIO(content(response)), read_only=True).active
     values = [list(row) for row in sheet.iter_rows(values_only=True)]
     header = values[0]
+    # An empty cell is read back as None, and a row's trailing empty cells not at all.
     return header, [
-        dict(zip(header, ["" if v is None else v for v in row], strict=True)) for row in values[1:]
+        dict(zip(header, ["" if v is None else v for v in row] + [""] * (len(header) - len(row))))
+        for row in values[1:]
     ]
 
 
@@ -158,11 +160,13 @@ def test_private_export_has_no_name_or_email_column_and_only_ticked_details(
     if format == "json":
         rows = json.loads(raw)["signatures"]
         assert all(set(row) == set(BASE + DETAILS) for row in rows)
+        assert sorted(row["job_title"] or "" for row in rows) == ["", "Engineer"]
+        assert [row["job_title"] for row in rows if row["job_title"] != "Engineer"] == [None]
     else:
         response.streaming_content = iter([raw])
         header, rows = (csv_rows if format == "csv" else xlsx_rows)(response)
         assert header == BASE + DETAILS
-    assert sorted(row["job_title"] for row in rows) == ["", "Engineer"]
+        assert sorted(row["job_title"] for row in rows) == ["", "Engineer"]
 
 
 def test_mixed_export_blanks_what_each_row_may_not_show(editor_client, signers):
@@ -181,7 +185,7 @@ def test_json_export_follows_the_same_table(editor_client, signers):
     data = json.loads(content(export(editor_client, signers, format="json")))
     assert data["letter"] == signers.slug
     by_email = {row.get("email"): row for row in data["signatures"]}
-    assert by_email["anon@example.com"]["team"] == ""
+    assert by_email["anon@example.com"]["team"] is None  # hidden: null, not ""
     assert by_email["pub@example.com"]["team"] == "Search"
     assert by_email["pub@example.com"]["hidden"] is False
     assert all("PRIV" not in json.dumps(row) for row in data["signatures"])
@@ -228,11 +232,13 @@ def test_formula_cells_are_neutralised_in_xlsx(editor_client, formula_signer):
     sheet = load_workbook(io.BytesIO(content(response))).active
     cells = [cell for row in sheet.iter_rows(min_row=2) for cell in row]
     assert not [c for c in cells if c.data_type == "f"], "a cell was stored as a formula"
-    texts = {c.value for c in cells if isinstance(c.value, str)}
-    for value in FORMULAS.values():
-        assert "'" + value in texts
-    # XML reads a carriage return back as a newline; the apostrophe still comes first.
-    assert "'=cmd@example.com" in texts and "'\n=2+2" in texts
+    texts = {c.value: c for c in cells if isinstance(c.value, str)}
+    # Stored as text cells, as typed (no apostrophe shown), and marked to stay text when edited.
+    # XML reads a carriage return back as a newline.
+    for value in [*FORMULAS.values(), "=cmd@example.com", "\n=2+2"]:
+        assert value in texts, value
+        assert texts[value].data_type == "s" and texts[value].quotePrefix, value
+    assert not [text for text in texts if text.startswith("'")]
 
 
 # --- Filters --------------------------------------------------------------------------------
@@ -767,3 +773,35 @@ def test_a_broken_off_download_leaves_the_connection_idle(client, organiser, let
     client.force_login(organiser)
     lines = content(export(client, letter, status="counted")).count(b"\r\n")
     assert lines == 1 + ROWS_TO_BREAK_OFF
+
+
+# --- Typed XLSX and JSON ---------------------------------------------------------------------
+
+
+def test_xlsx_cells_are_typed(editor_client, signers):
+    response = export(editor_client, signers, format="xlsx", level="public")
+    header, (row,) = xlsx_rows(response)
+    signature = Signature.objects.get(email="pub@example.com")
+    assert row["version"] == 1 and isinstance(row["version"], int)
+    signed_at = signature.created_at.astimezone(UTC).replace(tzinfo=None)
+    assert isinstance(row["signed_at"], datetime)
+    assert abs(row["signed_at"] - signed_at) < timedelta(seconds=1)
+    assert isinstance(row["verified_at"], datetime)
+    assert row["hidden"] is False and row["verified_employee"] is True
+    assert row["name"] == "Pat Public" and row["team"] == "Search"
+
+
+def test_json_is_typed_with_null_where_the_table_hides_a_value(editor_client, signers):
+    data = json.loads(content(export(editor_client, signers, format="json")))
+    rows = data["signatures"]
+    private = [row for row in rows if row["level"] == "private"]
+    assert private and all(
+        row["name"] is None and row["email"] is None and row["wants_updates"] is None
+        for row in private
+    )
+    public = next(row for row in rows if row["level"] == "public")
+    assert public["wants_updates"] is False and public["version"] == 1
+    assert public["verified_employee"] is True
+    assert datetime.fromisoformat(public["signed_at"]).tzinfo is not None
+    pending = next(row for row in private if row["status"] == "pending")
+    assert pending["verified_at"] is None

@@ -229,7 +229,7 @@ def test_a_signed_in_reader_sees_their_own_view_of_a_cached_page(client, letter)
     client.force_login(user)
     page = client.get(letter_url(letter)).content.decode()
     assert "You are signed in. Signing with grace@example.org is confirmed at once" in page
-    assert "Sign now" in page and "Log out" in page
+    assert "Sign now" in page and "Sign out" in page
     # and readers without a session still get theirs
     assert "Sign in to sign with one click" in cached(letter_url(letter))
 

@@ -57,7 +57,8 @@ NOT_PUBLIC = ("admin/", "accounts/", "me/", "manage/", "orgs/")
 
 # Parameters a reader can fill; anything else makes the test fail until it is handled here.
 def _fill(param: str, letter: Letter) -> str | None:
-    return {"slug": letter.slug}.get(param)
+    # name: an organisation logo's file name (media/organisation-logos/<name>).
+    return {"slug": letter.slug, "name": "0" * 32 + ".png"}.get(param)
 
 
 def _walk(resolver, prefix=""):
