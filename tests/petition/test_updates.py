@@ -1,6 +1,8 @@
 """Updates to signers: who gets them, batches that survive a crash without mailing anyone twice,
 the unsubscribe link, and the progress page."""
 
+import re
+import threading
 from collections import Counter
 
 import pytest
@@ -211,3 +213,79 @@ def test_an_empty_update_is_refused_with_a_message(client, letter, organiser):
     )
     assert response.status_code == 400
     assert b"This field is required" in response.content
+
+
+# --- exactly once from the form, with a confirmation step ---------------------------------------
+
+
+def _form(client, letter) -> dict:
+    """The update form as the page hands it out: subject, body and its idempotency key."""
+    page = client.get(reverse("organiser:updates", args=[letter.slug])).content.decode()
+    key = re.search(r'name="key" value="([^"]+)"', page)
+    assert key, "the form carries an idempotency key"
+    return {"subject": "News from the campaign", "body": "We *won*.", "key": key.group(1)}
+
+
+def test_sending_asks_for_confirmation_with_the_real_number_of_signers(
+    client, audience, organiser
+):
+    client.force_login(organiser)
+    url = reverse("organiser:updates", args=[audience.slug])
+    data = _form(client, audience)
+    page = client.post(url, {**data, "send": "1"})
+    assert page.status_code == 200
+    assert "This will email 7 signers who asked for updates" in page.content.decode()
+    assert not Update.objects.exists(), "nothing goes before the second click"
+    response = client.post(url, {**data, "confirm": "1"})
+    assert response.status_code == 302
+    assert Update.objects.get().total == 7
+
+
+def test_submitting_the_same_form_twice_mails_each_signer_once(
+    client, audience, organiser, deliver, django_capture_on_commit_callbacks
+):
+    client.force_login(organiser)
+    url = reverse("organiser:updates", args=[audience.slug])
+    data = {**_form(client, audience), "confirm": "1"}
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post(url, data)
+    with django_capture_on_commit_callbacks(execute=True):
+        again = client.post(url, data)  # a double click, a browser retry, the back button
+    assert Update.objects.count() == 1
+    assert first["Location"] == again["Location"]
+    page = client.get(again["Location"]).content.decode()
+    assert "already queued" in page
+    assert recipients(deliver) == Counter(OPTED_IN)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_submits_of_one_form_mail_each_signer_once(audience, organiser, deliver):
+    from django.db import connection
+    from django.test import Client
+
+    clients = [Client(), Client()]
+    for c in clients:
+        c.force_login(organiser)
+    url = reverse("organiser:updates", args=[audience.slug])
+    data = {**_form(clients[0], audience), "confirm": "1"}
+    barrier = threading.Barrier(2)
+    answers = []
+
+    def submit(c):
+        try:
+            barrier.wait()
+            answers.append(c.post(url, data).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [302, 302]
+    assert Update.objects.count() == 1
+    update = Update.objects.get()
+    while services.deliver_update_batch(update_id=update.pk):
+        pass
+    assert recipients(deliver) == Counter(OPTED_IN)
