@@ -1,7 +1,6 @@
 """One function per message. Each writes the mail to the outbox in the caller's transaction and
 queues its sending once that transaction commits."""
 
-import functools
 import json
 
 from django.conf import settings
@@ -31,6 +30,7 @@ def absolute(path: str) -> str:
 
 
 def queue(*, kind: str, to: str, template: str, context: dict) -> Mail:
+    letter, update = context.get("letter"), context.get("update")
     context = {"site_url": settings.SITE_URL, **context}
     return queue_rendered(
         kind=kind,
@@ -38,14 +38,33 @@ def queue(*, kind: str, to: str, template: str, context: dict) -> Mail:
         subject=render_to_string(f"{template}_subject.txt", context),
         text=render_to_string(f"{template}_message.txt", context),
         html=render_to_string(f"{template}_message.html", context),
+        letter_id=letter.pk if letter is not None else None,
+        update_id=update.pk if update is not None else None,
     )
 
 
-def queue_rendered(*, kind: str, to: str, subject: str, text: str, html: str = "") -> Mail:
+def queue_rendered(
+    *,
+    kind: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str = "",
+    letter_id: int | None = None,
+    update_id: int | None = None,
+) -> Mail:
     subject = " ".join(subject.split())[:300]
-    mail = Mail.objects.create(kind=kind, to=to, subject=subject, text=text, html=html)
-    # robust: if the broker is down the commit still stands; the row waits for the re-queue job.
-    transaction.on_commit(functools.partial(tasks.enqueue_mail, mail.pk), robust=True)
+    mail = Mail.objects.create(
+        kind=kind,
+        to=to,
+        subject=subject,
+        text=text,
+        html=html,
+        letter_id=letter_id,
+        update_id=update_id,
+    )
+    # robust: if the broker is down the commit still stands; the row waits for the sweep.
+    transaction.on_commit(tasks.kick_relay, robust=True)
     return mail
 
 

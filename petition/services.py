@@ -4,6 +4,7 @@ import functools
 import hashlib
 import hmac
 import logging
+import uuid
 from datetime import timedelta
 from types import EllipsisType
 
@@ -24,7 +25,6 @@ from .models import (
     Letter,
     LetterVersion,
     Level,
-    Mail,
     Organiser,
     Signature,
     Tally,
@@ -346,20 +346,6 @@ def purge_pending_signatures(*, days: int | None = None) -> int:
     return deleted
 
 
-def requeue_unsent_mail(*, older_than: int | None = None) -> int:
-    """Queue again every outbox mail not sent after `older_than` seconds and not being sent now."""
-    older_than = settings.MAIL_REQUEUE_AFTER_SECONDS if older_than is None else older_than
-    now = timezone.now()
-    ids = list(
-        Mail.objects.filter(created_at__lt=now - timedelta(seconds=older_than))
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .values_list("pk", flat=True)[:5000]
-    )
-    for mail_id in ids:
-        tasks.enqueue_mail(mail_id)
-    return len(ids)
-
-
 @transaction.atomic
 def publish(*, letter_id: int, actor=None) -> Letter:
     """Open a draft (or reopen a closed letter); the first publication freezes version 1."""
@@ -665,22 +651,39 @@ def update_recipients(letter_id: int):
 
 
 @transaction.atomic
-def send_update(*, letter_id: int, actor, subject: str, body: str) -> Update:
-    """Write an update and start sending it, in batches, once this transaction commits."""
-    update = Update.objects.create(
-        letter_id=letter_id,
-        subject=subject,
-        body=body,
-        created_by=actor,
-        total=update_recipients(letter_id).count(),
-    )
+def send_update(
+    *, letter_id: int, actor, subject: str, body: str, key: uuid.UUID | None = None
+) -> tuple[Update, bool]:
+    """Write an update and start sending it, in batches, once this transaction commits.
+
+    `key` is the form's idempotency key: a form submitted again (a double click, a browser
+    retry, the back button), even at the same instant, finds the update it made instead of
+    making a second one. Returns the update and whether it is new."""
+    if key is not None:
+        existing = Update.objects.filter(letter_id=letter_id, key=key).first()
+        if existing is not None:
+            return existing, False
+    try:
+        with transaction.atomic():
+            update = Update.objects.create(
+                letter_id=letter_id,
+                key=key,
+                subject=subject,
+                body=body,
+                created_by=actor,
+                total=update_recipients(letter_id).count(),
+            )
+    except IntegrityError:
+        # The same form, submitted at the same instant, committed first.
+        return Update.objects.get(letter_id=letter_id, key=key), False
     _audit(letter_id, actor, AuditEvent.Action.UPDATE, target=f"update {update.pk}: {subject}")
     transaction.on_commit(lambda: tasks.enqueue_update(update.pk), robust=True)
-    return update
+    return update, True
 
 
 def deliver_update_batch(*, update_id: int, batch_size: int | None = None) -> int:
-    """Queue the update's mail for the next batch of recipients; returns how many (0: done).
+    """Queue the update's mail for the next batch of recipients; returns how many (0: done or
+    paused).
 
     Exactly once, whatever crashes: the batch's outbox rows, its UpdateDelivery rows (unique per
     update and signature) and the moved cursor commit together or not at all, under the
@@ -689,7 +692,7 @@ def deliver_update_batch(*, update_id: int, batch_size: int | None = None) -> in
     batch_size = batch_size or UPDATE_BATCH_SIZE
     with transaction.atomic():
         update = Update.objects.select_for_update().select_related("letter").get(pk=update_id)
-        if update.status == Update.Status.SENT:
+        if update.status == Update.Status.SENT or update.paused_at is not None:
             return 0
         batch = list(
             update_recipients(update.letter_id)
@@ -703,7 +706,7 @@ def deliver_update_batch(*, update_id: int, batch_size: int | None = None) -> in
             update.status = Update.Status.SENT
             update.finished_at = now
             # The final figure is the real one: some may have unsubscribed or withdrawn meanwhile.
-            update.total = update.sent
+            update.total = update.queued
             update.save(update_fields=["status", "finished_at", "total", "touched_at"])
             return 0
         for signature in batch:
@@ -712,19 +715,48 @@ def deliver_update_batch(*, update_id: int, batch_size: int | None = None) -> in
             [UpdateDelivery(update=update, signature=s, sent_at=now) for s in batch]
         )
         update.cursor = batch[-1].pk
-        update.sent = F("sent") + len(batch)
+        update.queued = F("queued") + len(batch)
         update.touched_at = now
-        update.save(update_fields=["cursor", "sent", "touched_at"])
+        update.save(update_fields=["cursor", "queued", "touched_at"])
         return len(batch)
+
+
+@transaction.atomic
+def pause_update(*, update_id: int, actor) -> bool:
+    """Hold an update back: no more batches, and its queued mail stays in the outbox. False if
+    it was paused already or has nothing left to send."""
+    update = Update.objects.select_for_update().get(pk=update_id)
+    if update.paused_at is not None or not update.left:
+        return False
+    update.paused_at = timezone.now()
+    update.save(update_fields=["paused_at"])
+    _audit(update.letter_id, actor, AuditEvent.Action.UPDATE, target=f"update {update.pk} paused")
+    return True
+
+
+@transaction.atomic
+def resume_update(*, update_id: int, actor) -> bool:
+    """Carry on sending a paused update where it stopped. False if it was not paused."""
+    resumed = Update.objects.filter(pk=update_id, paused_at__isnull=False).update(
+        paused_at=None, touched_at=timezone.now()
+    )
+    if not resumed:
+        return False
+    letter_id = Update.objects.values_list("letter_id", flat=True).get(pk=update_id)
+    _audit(letter_id, actor, AuditEvent.Action.UPDATE, target=f"update {update_id} resumed")
+    transaction.on_commit(lambda: tasks.enqueue_update(update_id), robust=True)
+    # The mail it had queued before the pause is held in the outbox: the relay may take it now.
+    transaction.on_commit(tasks.kick_relay, robust=True)
+    return True
 
 
 def resume_stalled_updates(*, idle_seconds: int = 300) -> int:
     """Queue again every update still sending whose last batch is older than `idle_seconds`."""
     cutoff = timezone.now() - timedelta(seconds=idle_seconds)
     ids = list(
-        Update.objects.filter(status=Update.Status.SENDING, touched_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )
+        Update.objects.filter(
+            status=Update.Status.SENDING, touched_at__lt=cutoff, paused_at__isnull=True
+        ).values_list("pk", flat=True)
     )
     for update_id in ids:
         tasks.enqueue_update(update_id)

@@ -80,13 +80,11 @@ def letter(make_letter):
 
 @pytest.fixture
 def deliver():
-    """Send every mail waiting in the outbox through the real task; return the locmem outbox."""
+    """Send every mail waiting in the outbox through the real relay; return the locmem outbox."""
     from petition import tasks
-    from petition.models import Mail
 
     def run():
-        for mail_id in Mail.objects.order_by("pk").values_list("pk", flat=True):
-            tasks.send_mail.apply(args=[mail_id])
+        tasks.relay_mail.apply()
         return django_mail.outbox
 
     return run
