@@ -130,11 +130,12 @@ def mark_failed(mail: Mail, error: str) -> None:
 
 
 def put_off(mail: Mail, error: str) -> float:
-    """Not sent this time: try again after a backoff, or give up after the last attempt."""
+    """Not sent this time: try again after a backoff (returned), or give up after the last
+    attempt (and return the wait the attempt would have had)."""
     attempts = mail.attempts + 1
     if attempts >= settings.MAIL_MAX_ATTEMPTS:
         mark_failed(mail, f"gave up: {error}")
-        return 0.0
+        return backoff(attempts)
     wait = backoff(attempts)
     Mail.objects.filter(pk=mail.pk).update(
         attempts=attempts,
@@ -156,13 +157,14 @@ def release(mails: list[Mail], *, wait: float) -> None:
 def relay(*, budget: float = BUDGET_SECONDS, batch_size: int = BATCH_SIZE) -> dict:
     """Send what the outbox holds, batch by batch, until it is empty, the server fails or the
     time budget is spent. Returns how many were sent, and when to run again (`again`: seconds,
-    or None when the outbox is drained)."""
+    or None when nothing this relay saw is left to do)."""
     started = time.monotonic()
     sent = 0
+    put_off_for = []  # the waits of the mails this relay put off: it comes back for them
     while time.monotonic() - started < budget:
         batch = claim(limit=batch_size)
         if not batch:
-            return {"sent": sent, "again": None}
+            return {"sent": sent, "again": min(put_off_for, default=None)}
         for index, mail in enumerate(batch):
             try:
                 send_in_kept_session(message_for(mail))
@@ -170,12 +172,12 @@ def relay(*, budget: float = BUDGET_SECONDS, batch_size: int = BATCH_SIZE) -> di
                 if is_permanent(exc):
                     mark_failed(mail, describe(exc))
                     continue
-                wait = put_off(mail, describe(exc))
+                put_off_for.append(put_off(mail, describe(exc)))
                 if is_about_the_mail(exc):
                     continue
                 # The connection failed: the rest of the batch waits as long.
-                release(batch[index + 1 :], wait=wait)
-                return {"sent": sent, "again": wait}
+                release(batch[index + 1 :], wait=put_off_for[-1])
+                return {"sent": sent, "again": put_off_for[-1]}
             mark_sent(mail)
             sent += 1
     return {"sent": sent, "again": 0}
@@ -225,13 +227,3 @@ def send_in_kept_session(message: EmailMultiAlternatives) -> None:
             drop_session()
             raise
         _session["used"] = time.monotonic()
-
-
-def sweep() -> int:
-    """Rows waiting with no claim on them (or a claim run out): what the periodic relay finds."""
-    now = timezone.now()
-    return (
-        Mail.objects.filter(failed_at__isnull=True)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .count()
-    )

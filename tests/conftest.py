@@ -189,18 +189,29 @@ def redis_server(tmp_path):
 
 
 class SmtpSink:
-    """aiosmtpd on loopback; keeps every message. `refuse` makes it answer 451 to every mail."""
+    """aiosmtpd on loopback; keeps every message. `refuse` makes it answer 451 to every mail;
+    `bounce` holds addresses it refuses for good (550, quoting the address, as servers do)."""
 
     def __init__(self):
         from aiosmtpd.controller import Controller
 
         self.messages = []
         self.peers = []
+        self.rcpts = []  # every RCPT TO, accepted or not
         self.lock = threading.Lock()
         self.refuse = False
+        self.bounce = set()
         self.delay = 0.0
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            self.rcpts.append(address)
+        if address in self.bounce:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         import asyncio
@@ -312,12 +323,22 @@ class Worker:
 @contextlib.contextmanager
 def broker(url: str):
     """Point this process's Celery producer at `url` and publish for real, for one test."""
+    from django.test import override_settings
+
     old = celery_app.conf.broker_url, celery_app.conf.task_always_eager
     celery_app.conf.broker_url = url
     celery_app.conf.task_always_eager = False
     _reset_producers()  # the producer pool is built lazily from broker_url
+    # The cache the worker shares, as web and worker share one REDIS_URL in production: the
+    # outbox relay's "already queued" mark lives there.
+    cache = {
+        "BACKEND": "config.cache.FailSoftRedisCache",
+        "LOCATION": url,
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
     try:
-        yield
+        with override_settings(CACHES={"default": cache}):
+            yield
     finally:
         if celery_app._pool is not None:
             celery_app._pool.force_close_all()
