@@ -389,8 +389,12 @@ class Mail(models.Model):
     kind = models.CharField(max_length=50)
     to = models.EmailField(max_length=254, blank=True)
     subject = models.CharField(max_length=300)
-    text = models.TextField()
+    text = models.TextField(blank=True)
     html = models.TextField(blank=True)
+    # A mail rendered by the relay instead of on the request path: its template trio's prefix and
+    # a plain JSON context (subject, text and html stay empty until then).
+    template = models.CharField(max_length=100, blank=True)
+    context = models.JSONField(null=True, blank=True)
     # Whose organisers see it if it bounces, and which update it belongs to (for its progress).
     letter = models.ForeignKey(
         "Letter", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

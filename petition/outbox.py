@@ -26,6 +26,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.db import transaction
 from django.db.models import F, Q
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .models import Mail, Update
@@ -93,12 +94,26 @@ def claim(*, limit: int = BATCH_SIZE) -> list[Mail]:
     return list(Mail.objects.filter(pk__in=ids).order_by("pk"))
 
 
-def message_for(mail: Mail) -> EmailMultiAlternatives:
-    message = EmailMultiAlternatives(
-        subject=mail.subject, body=mail.text, from_email=settings.DEFAULT_FROM_EMAIL, to=[mail.to]
+def rendered(mail: Mail) -> tuple[str, str, str]:
+    """Subject, text and html: as written, or rendered now from a deferred mail's context."""
+    if not mail.template:
+        return mail.subject, mail.text, mail.html
+    context = {"site_url": settings.SITE_URL, **mail.context}
+    subject = render_to_string(f"{mail.template}_subject.txt", context)
+    return (
+        " ".join(subject.split())[:300],
+        render_to_string(f"{mail.template}_message.txt", context),
+        render_to_string(f"{mail.template}_message.html", context),
     )
-    if mail.html:
-        message.attach_alternative(mail.html, "text/html")
+
+
+def message_for(mail: Mail) -> EmailMultiAlternatives:
+    subject, text, html = rendered(mail)
+    message = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[mail.to]
+    )
+    if html:
+        message.attach_alternative(html, "text/html")
     return message
 
 
@@ -120,6 +135,7 @@ def mark_failed(mail: Mail, error: str) -> None:
             to="",
             text="",
             html="",
+            context=None,
             claimed_until=None,
             attempts=mail.attempts + 1,
             last_error=error[:200],

@@ -105,7 +105,6 @@ def _queue_verification(signature: Signature) -> None:
         emails.verification(signature)
 
 
-@transaction.atomic
 def sign(
     *,
     letter: Letter,
@@ -127,45 +126,58 @@ def sign(
 
     Returns nothing on purpose: the caller must answer the same whether the address is new,
     pending or already verified. A repeated address gets a mail, never a second signature.
+
+    The signature and its mail commit together (one transaction, no savepoint: a repeated
+    address rolls it back whole and is answered in a transaction of its own).
     """
     if not letter.takes_signatures:
         raise SigningClosed
     email = normalise_email(email)
     hashed = email_hash(email)
     try:
-        with transaction.atomic():
-            signature = Signature.objects.create(
-                letter=letter,
-                version=letter.versions.order_by("-number").first(),
-                name=name.strip(),
-                email=email,
-                email_hash=hashed,
-                affiliation=affiliation.strip(),
-                job_title=job_title.strip(),
-                team=team.strip(),
-                city=city.strip(),
-                show_affiliation=show_affiliation,
-                show_job_title=show_job_title,
-                show_team=show_team,
-                show_city=show_city,
-                visibility=visibility,
-                wants_updates=wants_updates,
-                # A signed-in signer's account; never a private one's (see sign_as_user).
-                user=None if visibility == Level.PRIVATE else user,
-                # Its verification mail is queued below, in this transaction.
-                mail_requested_at=timezone.now(),
-            )
+        _record_signature(
+            letter=letter,
+            name=name.strip(),
+            email=email,
+            email_hash=hashed,
+            affiliation=affiliation.strip(),
+            job_title=job_title.strip(),
+            team=team.strip(),
+            city=city.strip(),
+            show_affiliation=show_affiliation,
+            show_job_title=show_job_title,
+            show_team=show_team,
+            show_city=show_city,
+            visibility=visibility,
+            wants_updates=wants_updates,
+            # A signed-in signer's account; never a private one's (see sign_as_user).
+            user=None if visibility == Level.PRIVATE else user,
+        )
     except IntegrityError:
-        existing = Signature.objects.active().filter(letter=letter, email_hash=hashed).first()
-        if existing is None:  # withdrawn in between: nothing to tell
-            return
-        if existing.status == Signature.Status.PENDING:
-            _queue_verification(existing)
-        else:
-            emails.already_signed(existing, to=email)
-        return
-    signature.letter = letter
+        _answer_repeated_address(letter=letter, email=email, email_hash=hashed)
+
+
+@transaction.atomic
+def _record_signature(*, letter: Letter, **fields) -> None:
+    signature = Signature.objects.create(
+        letter=letter,
+        version=letter.versions.order_by("-number").first(),
+        # Its verification mail is queued below, in this transaction.
+        mail_requested_at=timezone.now(),
+        **fields,
+    )
     emails.verification(signature)
+
+
+@transaction.atomic
+def _answer_repeated_address(*, letter: Letter, email: str, email_hash: str) -> None:
+    existing = Signature.objects.active().filter(letter=letter, email_hash=email_hash).first()
+    if existing is None:  # withdrawn in between: nothing to tell
+        return
+    if existing.status == Signature.Status.PENDING:
+        _queue_verification(existing)
+    else:
+        emails.already_signed(existing, to=email)
 
 
 @transaction.atomic

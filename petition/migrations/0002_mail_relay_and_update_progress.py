@@ -78,4 +78,19 @@ class Migration(migrations.Migration):
             model_name='update',
             constraint=models.UniqueConstraint(fields=('letter', 'key'), name='one_update_per_form_key'),
         ),
+        migrations.AddField(
+            model_name='mail',
+            name='context',
+            field=models.JSONField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name='mail',
+            name='template',
+            field=models.CharField(blank=True, max_length=100),
+        ),
+        migrations.AlterField(
+            model_name='mail',
+            name='text',
+            field=models.TextField(blank=True),
+        ),
     ]
