@@ -557,10 +557,12 @@ def create_database(b: Bench) -> None:
             "CREATE TABLE bench_floor (id bigserial PRIMARY KEY, email varchar(254) NOT NULL, "
             "created_at timestamptz NOT NULL)"
         )
-        # The sign floor's outbox: the app's mail table's shape, apart so no relay sends it.
+        # The sign floor's outbox: a mail row (address, subject, text), apart so no relay
+        # sends it, and the same whatever the app's mail table looks like.
         conn.execute(
-            "CREATE TABLE bench_floor_outbox (LIKE petition_mail INCLUDING DEFAULTS "
-            "INCLUDING IDENTITY)"
+            "CREATE TABLE bench_floor_outbox (id bigserial PRIMARY KEY, kind varchar(50) NOT NULL,"
+            ' "to" varchar(254) NOT NULL, subject varchar(300) NOT NULL, text text NOT NULL,'
+            " created_at timestamptz NOT NULL)"
         )
 
 

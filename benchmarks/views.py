@@ -3,7 +3,7 @@
 `floor_insert` takes the same form POST as signing (CSRF checked by the same middleware) and does
 one INSERT into `bench_floor`, a table run.py creates with raw SQL (it is not part of the app).
 `floor_sign` does what a signature must and nothing more: the same INSERT, one outbox row (in
-`bench_floor_outbox`, the app's mail table's shape, so no relay sends it) and the commit.
+`bench_floor_outbox`, a table of the benchmark's own, so no relay sends it) and the commit.
 """
 
 from django.db import connection, transaction
@@ -36,9 +36,8 @@ def floor_sign(request):
         )
         (row_id,) = cursor.fetchone()
         cursor.execute(
-            'INSERT INTO bench_floor_outbox (kind, "to", subject, text, html, created_at, '
-            "attempts, last_error) VALUES ('verification', %s, 'Confirm your signature', %s, '', "
-            "now(), 0, '')",
+            'INSERT INTO bench_floor_outbox (kind, "to", subject, text, created_at) '
+            "VALUES ('verification', %s, 'Confirm your signature', %s, now())",
             [email, f"Confirm your signature: /confirm/{row_id}/"],
         )
     return HttpResponseRedirect("/bench/floor/constant/")

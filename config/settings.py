@@ -296,6 +296,8 @@ MAIL_CLAIM_SECONDS = env_int("MAIL_CLAIM_SECONDS", 150)
 MAIL_RETRY_BACKOFF = env_int("MAIL_RETRY_BACKOFF", 2)
 MAIL_RETRY_BACKOFF_MAX = env_int("MAIL_RETRY_BACKOFF_MAX", 300)
 MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 20)
+# Seconds a relay keeps watching an empty outbox before it ends (mail comes in bursts).
+MAIL_RELAY_LINGER = float(os.environ.get("MAIL_RELAY_LINGER") or 1)
 MANAGE_TOKEN_MAX_AGE = env_int("MANAGE_TOKEN_MAX_AGE", 90 * 24 * 3600)
 MAIL_RESEND_INTERVAL = env_int("MAIL_RESEND_INTERVAL", 120)
 # Organisations (issue 4): invitation links last this long; organisers hear of new co-sign

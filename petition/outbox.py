@@ -41,6 +41,9 @@ BATCH_SIZE = 100
 # A relay stops claiming after this long so that its task ends well inside the time limit (and
 # so inside every claim it took); the task queues the next relay if rows are left.
 BUDGET_SECONDS = 60
+# An empty outbox is looked at again this often, for MAIL_RELAY_LINGER seconds, before the
+# relay ends: mail arriving meanwhile costs no task of its own.
+LINGER_POLL_SECONDS = 0.05
 
 
 def backoff(attempts: int) -> float:
@@ -170,17 +173,41 @@ def release(mails: list[Mail], *, wait: float) -> None:
         )
 
 
-def relay(*, budget: float = BUDGET_SECONDS, batch_size: int = BATCH_SIZE) -> dict:
+def relay(
+    *,
+    budget: float = BUDGET_SECONDS,
+    batch_size: int = BATCH_SIZE,
+    linger: float | None = None,
+    before_last_look=None,
+) -> dict:
     """Send what the outbox holds, batch by batch, until it is empty, the server fails or the
     time budget is spent. Returns how many were sent, and when to run again (`again`: seconds,
-    or None when nothing this relay saw is left to do)."""
+    or None when nothing this relay saw is left to do).
+
+    An empty outbox is watched for `linger` seconds more (mail comes in bursts: a task per
+    burst, not per mail); then `before_last_look` runs (the task clears its "queued" mark) and
+    the outbox is looked at once more before the relay ends."""
+    linger = settings.MAIL_RELAY_LINGER if linger is None else linger
     started = time.monotonic()
     sent = 0
     put_off_for = []  # the waits of the mails this relay put off: it comes back for them
+    idle_since = None
+    last_look = False
     while time.monotonic() - started < budget:
         batch = claim(limit=batch_size)
         if not batch:
-            return {"sent": sent, "again": min(put_off_for, default=None)}
+            if last_look:
+                return {"sent": sent, "again": min(put_off_for, default=None)}
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since < linger:
+                time.sleep(LINGER_POLL_SECONDS)
+                continue
+            if before_last_look is not None:
+                before_last_look()
+            last_look = True
+            continue
+        idle_since = None
+        last_look = False
         for index, mail in enumerate(batch):
             try:
                 send_in_kept_session(message_for(mail))
@@ -193,9 +220,13 @@ def relay(*, budget: float = BUDGET_SECONDS, batch_size: int = BATCH_SIZE) -> di
                     continue
                 # The connection failed: the rest of the batch waits as long.
                 release(batch[index + 1 :], wait=put_off_for[-1])
+                if before_last_look is not None:
+                    before_last_look()
                 return {"sent": sent, "again": put_off_for[-1]}
             mark_sent(mail)
             sent += 1
+    if before_last_look is not None:
+        before_last_look()
     return {"sent": sent, "again": 0}
 
 

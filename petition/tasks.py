@@ -8,18 +8,24 @@ from . import outbox
 
 logger = logging.getLogger(__name__)
 
-# Set while a relay is queued and has not started: the commits meanwhile need no relay of their
-# own, since that one will find their rows. A relay clears it before it looks, so a row
-# committed after a relay's last look always queues a new one.
+# Set while a relay is queued or running: the commits meanwhile need no relay of their own. A
+# relay clears it only after its last empty look and then looks once more, so a row whose commit
+# found the mark set is always seen; a row committed after that queues a new relay.
 RELAY_KICKED = "outbox:relay-kicked"
+# Longer than a relay's time budget, so a running relay keeps its mark; a relay that died with it
+# set delays the next kick by at most this (the broker's redelivery and the sweep come sooner).
+RELAY_KICKED_SECONDS = outbox.BUDGET_SECONDS + 10
 
 
-@shared_task(acks_late=True)
-def relay_mail() -> int:
+@shared_task(bind=True, acks_late=True)
+def relay_mail(self) -> int:
     """Send what the outbox holds over one SMTP session (petition/outbox.py); queued on commit
     by every mail, and run by beat as the sweep that picks up anything a lost message left."""
-    cache.delete(RELAY_KICKED)
-    result = outbox.relay()
+    result = outbox.relay(
+        # Run inline (no broker: `make run`), it must not hold up the request that queued it.
+        linger=0 if self.request.is_eager else None,
+        before_last_look=lambda: cache.delete(RELAY_KICKED),
+    )
     if result["again"] is not None:
         # Rows are left (the time budget ran out) or put off: run again when they are due.
         relay_mail.apply_async(countdown=result["again"], retry=False)
@@ -27,10 +33,10 @@ def relay_mail() -> int:
 
 
 def kick_relay() -> None:
-    """Queue a relay unless one is queued already, without the client's retry loop: a row the
+    """Queue a relay unless one is queued or running, without the client's retry loop: a row the
     broker never heard of is picked up by the beat sweep, so a request never waits on a broker
-    that is down."""
-    if not cache.add(RELAY_KICKED, 1, timeout=30):
+    that is down. The mark lives in the cache web and worker share (one REDIS_URL)."""
+    if not cache.add(RELAY_KICKED, 1, timeout=RELAY_KICKED_SECONDS):
         return
     try:
         relay_mail.apply_async(retry=False)

@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Unit tests: tasks run inline in the test process. Tests with a real worker switch this off.
 celery_app.conf.task_always_eager = True
+# A relay run inline ends as soon as the outbox is empty (a worker's watches it a while).
+django_settings.MAIL_RELAY_LINGER = 0
 
 
 @pytest.fixture(scope="session", autouse=True)
