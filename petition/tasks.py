@@ -8,23 +8,27 @@ from . import outbox
 
 logger = logging.getLogger(__name__)
 
-# Set while a relay is queued or running: the commits meanwhile need no relay of their own. A
-# relay clears it only after its last empty look and then looks once more, so a row whose commit
-# found the mark set is always seen; a row committed after that queues a new relay.
-RELAY_KICKED = "outbox:relay-kicked"
+# Set while a relay is queued or running, one mark per relay slot: the commits meanwhile need no
+# relay of their own. A relay clears its mark only after its last empty look and then looks once
+# more, so a row whose commit found every mark set is always seen; a row committed after that
+# queues a new relay. Two slots: a relay waits on the mail server and the database in turn, so
+# a second one doubles what a burst drains (their claims never overlap).
+RELAY_KICKED = "outbox:relay-kicked:{}"
+RELAY_SLOTS = 2
 # Longer than a relay's time budget, so a running relay keeps its mark; a relay that died with it
 # set delays the next kick by at most this (the broker's redelivery and the sweep come sooner).
 RELAY_KICKED_SECONDS = outbox.BUDGET_SECONDS + 10
 
 
 @shared_task(bind=True, acks_late=True)
-def relay_mail(self) -> int:
+def relay_mail(self, slot: int | None = None) -> int:
     """Send what the outbox holds over one SMTP session (petition/outbox.py); queued on commit
     by every mail, and run by beat as the sweep that picks up anything a lost message left."""
+    mark = RELAY_KICKED.format(slot)
     result = outbox.relay(
         # Run inline (no broker: `make run`), it must not hold up the request that queued it.
         linger=0 if self.request.is_eager else None,
-        before_last_look=lambda: cache.delete(RELAY_KICKED),
+        before_last_look=(lambda: cache.delete(mark)) if slot is not None else None,
     )
     if result["again"] is not None:
         # Rows are left (the time budget ran out) or put off: run again when they are due.
@@ -33,16 +37,19 @@ def relay_mail(self) -> int:
 
 
 def kick_relay() -> None:
-    """Queue a relay unless one is queued or running, without the client's retry loop: a row the
-    broker never heard of is picked up by the beat sweep, so a request never waits on a broker
-    that is down. The mark lives in the cache web and worker share (one REDIS_URL)."""
-    if not cache.add(RELAY_KICKED, 1, timeout=RELAY_KICKED_SECONDS):
-        return
-    try:
-        relay_mail.apply_async(retry=False)
-    except Exception:
-        cache.delete(RELAY_KICKED)
-        raise
+    """Queue a relay unless every slot has one queued or running, without the client's retry
+    loop: a row the broker never heard of is picked up by the beat sweep, so a request never
+    waits on a broker that is down. The marks live in the cache web and worker share (one
+    REDIS_URL)."""
+    for slot in range(RELAY_SLOTS):
+        mark = RELAY_KICKED.format(slot)
+        if cache.add(mark, 1, timeout=RELAY_KICKED_SECONDS):
+            try:
+                relay_mail.apply_async((slot,), retry=False)
+            except Exception:
+                cache.delete(mark)
+                raise
+            return
 
 
 @shared_task
