@@ -235,9 +235,7 @@ def _form(client, letter) -> dict:
     return {"subject": "News from the campaign", "body": "We *won*.", "key": key.group(1)}
 
 
-def test_sending_asks_for_confirmation_with_the_real_number_of_signers(
-    client, audience, organiser
-):
+def test_sending_asks_for_confirmation_with_the_real_number_of_signers(client, audience, organiser):
     client.force_login(organiser)
     url = reverse("organiser:updates", args=[audience.slug])
     data = _form(client, audience)
