@@ -373,8 +373,9 @@ class Bench:
         from petition.models import Mail
 
         started = time.monotonic()
-        backlog = Mail.objects.count()
-        while (left := Mail.objects.count()) and time.monotonic() - started < timeout:
+        unsent = Mail.objects.filter(failed_at__isnull=True)  # bounces stay, without addresses
+        backlog = unsent.count()
+        while (left := unsent.count()) and time.monotonic() - started < timeout:
             time.sleep(0.25)
         seconds = time.monotonic() - started
         if left:
@@ -556,6 +557,13 @@ def create_database(b: Bench) -> None:
         conn.execute(
             "CREATE TABLE bench_floor (id bigserial PRIMARY KEY, email varchar(254) NOT NULL, "
             "created_at timestamptz NOT NULL)"
+        )
+        # The sign floor's outbox: a mail row (address, subject, text), apart so no relay
+        # sends it, and the same whatever the app's mail table looks like.
+        conn.execute(
+            "CREATE TABLE bench_floor_outbox (id bigserial PRIMARY KEY, kind varchar(50) NOT NULL,"
+            ' "to" varchar(254) NOT NULL, subject varchar(300) NOT NULL, text text NOT NULL,'
+            " created_at timestamptz NOT NULL)"
         )
 
 
@@ -871,6 +879,19 @@ def floor_insert(b: Bench) -> dict:
 
 
 @phase(
+    doc={
+        "floor_sign_per_s": "form POSTs/s (CSRF checked) to a view doing what a signature must"
+        " and nothing more: one INSERT, one outbox row, commit; wrk saturated",
+    }
+)
+def floor_sign(b: Bench) -> dict:
+    csrf = b.csrf_file(2)
+    sat = b.wrk("/bench/floor/sign/", script="sign.lua", args=["/bench/floor/sign/", csrf, "fsign"])
+    b.details["floor_sign"] = {"saturated": sat}
+    return {"floor_sign_per_s": sat["per_s"]}
+
+
+@phase(
     targets={"letter_page_per_s": (">=", 1200), "letter_page_p99_ms_at_300": ("<=", 30)},
     floors={
         "letter_page_per_s": "floor_constant_per_s",
@@ -1113,10 +1134,16 @@ def export_by_command(b: Bench) -> dict:
     },
 )
 def mail(b: Bench) -> dict:
+    return mail_latency(b, rate=40)
+
+
+def mail_latency(b: Bench, *, rate: int) -> dict:
     from petition.models import Signature
 
-    prefix = f"mail40-{secrets.token_hex(3)}"
-    result, steady = b.steady(b.sign_request(f"/letters/{SLUG}/sign/", prefix), rate=40, seconds=20)
+    prefix = f"mail{rate}-{secrets.token_hex(3)}"
+    result, steady = b.steady(
+        b.sign_request(f"/letters/{SLUG}/sign/", prefix), rate=rate, seconds=20
+    )
     measured_from = result.wall_started + 2.0
     expected = dict(
         Signature.objects.filter(email__startswith=prefix + "-").values_list("email", "created_at")
@@ -1140,12 +1167,27 @@ def mail(b: Bench) -> dict:
     )
     missing = sum(1 for email in expected if email not in got)
     if missing:
-        b.notes.append(f"mail phase: {missing} of {len(expected)} mails had not arrived after 60s")
-    b.details["mail"] = {"signs": steady, "mails": len(latencies), "missing": missing}
+        b.notes.append(
+            f"mail phase at {rate}/s: {missing} of {len(expected)} mails had not arrived after 60s"
+        )
+    b.details[f"mail_{rate}"] = {"signs": steady, "mails": len(latencies), "missing": missing}
+    keys = (f"mail_p50_s_at_{rate}", f"mail_p99_s_at_{rate}")
     if not latencies:
-        return {"mail_p50_s_at_40": None, "mail_p99_s_at_40": None}
-    pct = openloop.Result(rate=40, duration=0, latencies_ms=latencies).pct
-    return {"mail_p50_s_at_40": round(pct(50), 3), "mail_p99_s_at_40": round(pct(99), 3)}
+        return dict.fromkeys(keys)
+    pct = openloop.Result(rate=rate, duration=0, latencies_ms=latencies).pct
+    return {keys[0]: round(pct(50), 3), keys[1]: round(pct(99), 3)}
+
+
+@phase(
+    targets={"mail_p99_s_at_150": ("<=", 5)},
+    doc={
+        "mail_p50_s_at_150": "median seconds from a signature's commit to its mail at the SMTP"
+        " sink, signing at a steady 150/s",
+        "mail_p99_s_at_150": "p99 of the same",
+    },
+)
+def mail_150(b: Bench) -> dict:
+    return mail_latency(b, rate=150)
 
 
 @phase(
@@ -1160,8 +1202,12 @@ def sign_steady(b: Bench) -> dict:
 
 
 @phase(
-    targets={"sign_per_s": (">=", 330), "sign_per_s_vs_floor": (">=", 0.85)},
-    floors={"sign_per_s": "floor_insert_per_s"},
+    targets={
+        "sign_per_s": (">=", 330),
+        "sign_per_s_vs_floor": (">=", 0.85),
+        "sign_per_s_vs_floor_sign": (">=", 0.8),
+    },
+    floors={"sign_per_s": ("floor_insert_per_s", "floor_sign_per_s")},
     doc={
         "sign_per_s": "sign POSTs/s (unique addresses, CSRF as a browser), wrk saturated,"
         " worker running"
@@ -1320,7 +1366,7 @@ def costs(b: Bench) -> dict:
         "floor_insert": (floor, []),
         "sign": (sign, []),
         "sign_without_rate_limiter": (sign, [(ratelimit, "hit", True)]),
-        "sign_without_task_publish": (sign, [(tasks, "enqueue_mail", None)]),
+        "sign_without_task_publish": (sign, [(tasks, "kick_relay", None)]),
         "sign_without_verification_mail": (sign, [(emails, "verification", None)]),
         "floor_constant": (lambda: client.get("/bench/floor/constant/"), []),
         "letter_page": (lambda: client.get(f"/letters/{SLUG}/"), []),
@@ -1375,9 +1421,7 @@ def costs(b: Bench) -> dict:
         "rounds": rounds,
         "verify_transaction": verify_lock_hold(b, 20 if b.quick else 60),
     }
-    from petition import services
-
-    services.requeue_unsent_mail(older_than=0)  # the mails whose publishing was switched off
+    tasks.relay_mail.delay()  # the sweep, for the mails whose relay was switched off
     b.drain_mail()
     return {"sign_cpu_ms": best["sign"], "letter_page_cpu_ms": best["letter_page"]}
 
@@ -1533,10 +1577,15 @@ def machine() -> dict:
 def compute_ratios(results: dict) -> dict:
     ratios = {}
     for p in PHASES:
-        for key, floor in p.floors.items():
-            value, base = results.get(key), results.get(floor)
-            if value is not None and base:
-                ratios[f"{key}_vs_floor"] = round(value / base, 3)
+        for key, floors in p.floors.items():
+            # The first floor gives `KEY_vs_floor`; any other `KEY_vs_FLOOR` (its name, less
+            # the unit: floor_sign_per_s gives KEY_vs_floor_sign).
+            floors = (floors,) if isinstance(floors, str) else floors
+            for index, floor in enumerate(floors):
+                value, base = results.get(key), results.get(floor)
+                name = "floor" if index == 0 else floor.removesuffix("_per_s")
+                if value is not None and base:
+                    ratios[f"{key}_vs_{name}"] = round(value / base, 3)
     return ratios
 
 
@@ -1565,18 +1614,22 @@ def fmt(value) -> str:
 
 def table(report: dict) -> str:
     results, ratios, verdicts = report["figures"], report["ratios"], report["targets"]
-    rows = ["| figure | measured | vs. floor | target | met |", "| --- | ---: | ---: | --- | --- |"]
+    rows = [
+        "| figure | measured | vs. floor | vs. sign floor | target | met |",
+        "| --- | ---: | ---: | ---: | --- | --- |",
+    ]
     for key, value in results.items():
         verdict = verdicts.get(key, {})
-        extra = verdicts.get(f"{key}_vs_floor")
         target = verdict.get("target", "")
         met = MET[verdict["met"]] if verdict else ""
-        if extra:
-            target += f"; {extra['target']} of floor"
-            met += f"; of floor: {MET[extra['met']]}"
-        ratio = ratios.get(f"{key}_vs_floor")
-        shown_ratio = fmt(ratio) if ratio is not None else ""
-        rows.append(f"| `{key}` | {fmt(value)} | {shown_ratio} | {target} | {met} |")
+        for suffix, label in (("floor", "floor"), ("floor_sign", "sign floor")):
+            extra = verdicts.get(f"{key}_vs_{suffix}")
+            if extra:
+                target += f"; {extra['target']} of {label}"
+                met += f"; of {label}: {MET[extra['met']]}"
+        shown = [ratios.get(f"{key}_vs_{suffix}") for suffix in ("floor", "floor_sign")]
+        shown = " | ".join(fmt(r) if r is not None else "" for r in shown)
+        rows.append(f"| `{key}` | {fmt(value)} | {shown} | {target} | {met} |")
     return "\n".join(rows)
 
 

@@ -1,4 +1,4 @@
-"""The app's URLs plus the two floors every figure is compared with."""
+"""The app's URLs plus the floors every figure is compared with."""
 
 from django.urls import include, path
 
@@ -7,5 +7,6 @@ from . import views
 urlpatterns = [
     path("bench/floor/constant/", views.floor_constant, name="bench_floor_constant"),
     path("bench/floor/insert/", views.floor_insert, name="bench_floor_insert"),
+    path("bench/floor/sign/", views.floor_sign, name="bench_floor_sign"),
     path("", include("config.urls")),
 ]

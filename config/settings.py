@@ -334,7 +334,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "undersigned")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
-    "requeue-unsent-mail": {"task": "petition.tasks.requeue_unsent_mail", "schedule": 60.0},
+    # The outbox relay is queued by every commit that writes mail; this runs it as a sweep too.
+    "relay-mail": {"task": "petition.tasks.relay_mail", "schedule": 30.0},
     "close-due-letters": {"task": "petition.tasks.close_letters_past_deadline", "schedule": 60.0},
     "resume-stalled-updates": {"task": "petition.tasks.resume_stalled_updates", "schedule": 120.0},
     "checkpoint-logs": {"task": "petition.tasks.checkpoint_logs", "schedule": 30.0},
@@ -357,8 +358,6 @@ CELERY_BEAT_SCHEDULE = {
 # Product settings
 SIGNATURE_TOKEN_MAX_AGE = env_int("SIGNATURE_TOKEN_MAX_AGE", 7 * 24 * 3600)
 PENDING_SIGNATURE_DAYS = env_int("PENDING_SIGNATURE_DAYS", 7)
-# Mail rows not handed to the server after this long are queued again by the re-queue job.
-MAIL_REQUEUE_AFTER_SECONDS = env_int("MAIL_REQUEUE_AFTER_SECONDS", 60)
 RESEND_LIMIT = env_str("RESEND_LIMIT", "3/h")
 SIGN_LIMIT_PER_IP = env_str("SIGN_LIMIT_PER_IP", "60/h")
 SIGN_LIMIT_PER_EMAIL = env_str("SIGN_LIMIT_PER_EMAIL", "5/h")
@@ -373,11 +372,16 @@ SIGNERS_PER_PAGE = 50
 LOG_SIGNING_KEY = os.environ.get("LOG_SIGNING_KEY", "")
 LOG_CHECKPOINT_DELAY = env_int("LOG_CHECKPOINT_DELAY", 2)
 TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
+# How long a relay holds the rows it claimed: longer than a relay task may run, so a claim runs
+# out only when its relay died.
 MAIL_CLAIM_SECONDS = env_int("MAIL_CLAIM_SECONDS", 150)
-# A mail the server refused is retried after up to BACKOFF * 2**attempt seconds (random jitter),
-# at most BACKOFF_MAX apart; after the last retry the re-queue job still picks it up.
+# A mail put off (4xx, connection refused) is tried again after BACKOFF * 2**attempt seconds
+# (half of it jittered), at most BACKOFF_MAX apart; after MAX_ATTEMPTS it counts as bounced.
 MAIL_RETRY_BACKOFF = env_int("MAIL_RETRY_BACKOFF", 2)
 MAIL_RETRY_BACKOFF_MAX = env_int("MAIL_RETRY_BACKOFF_MAX", 300)
+MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 20)
+# Seconds a relay keeps watching an empty outbox before it ends (mail comes in bursts).
+MAIL_RELAY_LINGER = float(os.environ.get("MAIL_RELAY_LINGER") or 1)
 # Two weeks: long enough to act on the confirmation mail, short enough that a forwarded or
 # leaked mail stops being a lever soon; a signer asks for a fresh link on the letter any time.
 MANAGE_TOKEN_MAX_AGE = env_int("MANAGE_TOKEN_MAX_AGE", 14 * 24 * 3600)

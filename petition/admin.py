@@ -106,9 +106,21 @@ class TallyAdmin(admin.ModelAdmin):
 
 @admin.register(Mail)
 class MailAdmin(admin.ModelAdmin):
-    list_display = ["pk", "kind", "created_at", "attempts", "last_error"]
-    exclude = ["to", "text", "html"]
-    readonly_fields = ["kind", "subject", "created_at", "attempts", "last_error", "claimed_until"]
+    list_display = ["pk", "kind", "created_at", "attempts", "last_error", "failed_at"]
+    # The address, and what holds the signer's name and links: never shown.
+    exclude = ["to", "text", "html", "context"]
+    readonly_fields = [
+        "kind",
+        "subject",
+        "template",
+        "letter",
+        "update",
+        "created_at",
+        "attempts",
+        "last_error",
+        "claimed_until",
+        "failed_at",
+    ]
 
 
 # --- Co-signatures (issue 4) ---------------------------------------------------------------------

@@ -1,14 +1,12 @@
 """One function per message. Each writes the mail to the outbox in the caller's transaction and
 queues its sending once that transaction commits."""
 
-import functools
 import json
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.html import escape
 
 from . import tasks, tokens
 from .models import Level, Mail, Signature
@@ -31,6 +29,7 @@ def absolute(path: str) -> str:
 
 
 def queue(*, kind: str, to: str, template: str, context: dict) -> Mail:
+    letter, update = context.get("letter"), context.get("update")
     context = {"site_url": settings.SITE_URL, **context}
     return queue_rendered(
         kind=kind,
@@ -38,15 +37,51 @@ def queue(*, kind: str, to: str, template: str, context: dict) -> Mail:
         subject=render_to_string(f"{template}_subject.txt", context),
         text=render_to_string(f"{template}_message.txt", context),
         html=render_to_string(f"{template}_message.html", context),
+        letter_id=letter.pk if letter is not None else None,
+        update_id=update.pk if update is not None else None,
     )
 
 
-def queue_rendered(*, kind: str, to: str, subject: str, text: str, html: str = "") -> Mail:
+def queue_rendered(
+    *,
+    kind: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str = "",
+    letter_id: int | None = None,
+    update_id: int | None = None,
+) -> Mail:
     subject = " ".join(subject.split())[:300]
-    mail = Mail.objects.create(kind=kind, to=to, subject=subject, text=text, html=html)
-    # robust: if the broker is down the commit still stands; the row waits for the re-queue job.
-    transaction.on_commit(functools.partial(tasks.enqueue_mail, mail.pk), robust=True)
+    mail = Mail.objects.create(
+        kind=kind,
+        to=to,
+        subject=subject,
+        text=text,
+        html=html,
+        letter_id=letter_id,
+        update_id=update_id,
+    )
+    # robust: if the broker is down the commit still stands; the row waits for the sweep.
+    transaction.on_commit(tasks.kick_relay, robust=True)
     return mail
+
+
+def queue_deferred(
+    *, kind: str, to: str, template: str, context: dict, letter_id: int | None
+) -> Mail:
+    """Write a mail the relay renders when it sends it, so the request that decides to send it
+    pays for an INSERT only. `context` must be plain JSON: what the templates read, copied."""
+    mail = Mail.objects.create(
+        kind=kind, to=to, template=template, context=context, letter_id=letter_id
+    )
+    transaction.on_commit(tasks.kick_relay, robust=True)
+    return mail
+
+
+def _letter_fields(letter) -> dict:
+    """What a deferred mail's templates read of its letter."""
+    return {"title": letter.title, "addressee": letter.addressee}
 
 
 def verify_url(signature: Signature) -> str:
@@ -78,16 +113,16 @@ def manage_url(signature: Signature) -> str:
 def verification(signature: Signature) -> Mail:
     letter = signature.letter
     name, address = signature.identity()
-    return queue(
+    return queue_deferred(
         kind="verification",
         to=address,
         template="petition/email/verification",
+        letter_id=letter.pk,
         context={
-            "letter": letter,
-            "signature": signature,
+            "letter": _letter_fields(letter),
             "name": name,
             "url": verify_url(signature),
-            "level_sentence": LEVEL_SENTENCES[signature.visibility].replace(
+            "level_sentence": str(LEVEL_SENTENCES[signature.visibility]).replace(
                 " have now been erased", " will be erased once you confirm"
             ),
             "is_work_address": bool(letter.employer_domain_for(address)),
@@ -105,16 +140,16 @@ def confirmation(signature: Signature, *, to: str) -> Mail:
     Put the receipt in with receipt_statement() in the same transaction, once the log entry has
     its index."""
     letter = signature.letter
-    return queue(
+    return queue_deferred(
         kind="confirmation",
         to=to,
         template="petition/email/confirmation",
+        letter_id=letter.pk,
         context={
-            "letter": letter,
-            "signature": signature,
+            "letter": _letter_fields(letter),
             "letter_url": absolute(letter.get_absolute_url()),
             "manage_url": manage_url(signature),
-            "level_sentence": LEVEL_SENTENCES[signature.visibility],
+            "level_sentence": str(LEVEL_SENTENCES[signature.visibility]),
             "receipt_json": RECEIPT_PLACEHOLDER,
             "check_url": absolute(reverse("log_check", kwargs={"slug": letter.slug})),
         },
@@ -122,13 +157,20 @@ def confirmation(signature: Signature, *, to: str) -> Mail:
 
 
 def receipt_statement(mail: Mail, receipt: dict) -> tuple[str, list]:
-    """The UPDATE that puts the receipt into a queued confirmation mail, as SQL for the caller to
-    run in the same round trip as the log entry it needs (see services.verify)."""
+    """The UPDATE that puts the receipt into a queued confirmation mail's context, as SQL for the
+    caller to run in the same round trip as the log entry it needs (see services.verify)."""
     receipt_json = json.dumps(receipt, indent=1)
+    table = Mail._meta.db_table
+    if connection.vendor == "postgresql":
+        return (
+            f"UPDATE {table} SET context = "  # noqa: S608 - fixed names
+            "jsonb_set(context, '{receipt_json}', to_jsonb(%s::text)) WHERE id = %s",
+            [receipt_json, mail.pk],
+        )
     return (
-        f"UPDATE {Mail._meta.db_table} SET "  # noqa: S608 - fixed names
-        '"text" = REPLACE("text", %s, %s), "html" = REPLACE("html", %s, %s) WHERE id = %s',
-        [RECEIPT_PLACEHOLDER, receipt_json, RECEIPT_PLACEHOLDER, escape(receipt_json), mail.pk],
+        f"UPDATE {table} SET context = "  # noqa: S608 - fixed names
+        "json_set(context, '$.receipt_json', %s) WHERE id = %s",
+        [receipt_json, mail.pk],
     )
 
 

@@ -357,6 +357,9 @@ class ExportForm(forms.Form):
 
 class UpdateForm(forms.Form):
     subject = forms.CharField(max_length=200)
+    # Made when the form is shown and sent back with it: the same form submitted twice (a double
+    # click, a browser retry, the back button) finds the update it made instead of a second one.
+    key = forms.UUIDField(widget=forms.HiddenInput)
     body = forms.CharField(
         widget=forms.Textarea, label="Message", help_text="Markdown, as in the letter's text."
     )

@@ -31,4 +31,6 @@ urlpatterns = [
     path("<slug:slug>/exports/download/", views.export_download, name="export_download"),
     path("<slug:slug>/updates/", views.updates, name="updates"),
     path("<slug:slug>/updates/<int:pk>/", views.update_detail, name="update"),
+    path("<slug:slug>/updates/<int:pk>/pause/", views.pause_update, name="pause_update"),
+    path("<slug:slug>/updates/<int:pk>/resume/", views.resume_update, name="resume_update"),
 ]

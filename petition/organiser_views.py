@@ -8,9 +8,11 @@ too small for the action gets a 403.
 
 import functools
 import secrets
+import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -38,6 +40,7 @@ from .models import (
     ExportRecord,
     Letter,
     Level,
+    Mail,
     Organiser,
     OrganiserInvite,
     Signature,
@@ -631,10 +634,12 @@ def export_response(letter: Letter, what: str, format: str, filters) -> Streamin
 @login_required
 @require_http_methods(["GET", "POST"])
 def updates(request, slug: str):
+    """Write an update, preview it, then confirm the number of signers it will mail."""
     letter = _letter_for_organiser(request, slug)
     may_send = _may_edit(letter)
-    form = UpdateForm(request.POST or None) if may_send else None
+    form = UpdateForm(request.POST or None, initial={"key": uuid.uuid4()}) if may_send else None
     preview = None
+    confirming = False
     status = 200
     if request.method == "POST":
         if not may_send:
@@ -643,29 +648,66 @@ def updates(request, slug: str):
             status = 400
         elif "preview" in request.POST:
             preview = render_markdown(form.cleaned_data["body"])
-        else:
-            update = services.send_update(
+        elif "confirm" in request.POST:
+            update, created = services.send_update(
                 letter_id=letter.pk, actor=request.user, **form.cleaned_data
             )
-            messages.success(
-                request,
-                ngettext("Sending to %(n)d signer.", "Sending to %(n)d signers.", update.total)
-                % {"n": update.total},
-            )
+            if created:
+                messages.success(
+                    request,
+                    ngettext("Sending to %(n)s signer.", "Sending to %(n)s signers.", update.total)
+                    % {"n": intcomma(update.total)},
+                )
+            else:
+                messages.info(
+                    request,
+                    gettext("This update is already queued: it was not sent a second time."),
+                )
             return redirect("organiser:update", slug=letter.slug, pk=update.pk)
+        elif "send" in request.POST:
+            confirming = True
+            preview = render_markdown(form.cleaned_data["body"])
     context = {
         "letter": letter,
         "may_send": may_send,
         "form": form,
         "preview": preview,
+        "confirming": confirming,
         "recipients": services.update_recipients(letter.pk).count() if may_send else None,
         "updates": letter.updates.select_related("created_by").order_by("-created_at"),
+        "bounces": Mail.objects.filter(letter=letter, failed_at__isnull=False).order_by(
+            "-failed_at"
+        )[:50],
     }
     return render(request, "petition/organiser/updates.html", context, status=status)
 
 
+def _update_for_organiser(request, slug: str, pk: int, *, roles=ALL_ROLES) -> tuple:
+    letter = _letter_for_organiser(request, slug, roles=roles)
+    update = get_object_or_404(Update.objects.select_related("created_by"), letter=letter, pk=pk)
+    return letter, update
+
+
 @login_required
 def update_detail(request, slug: str, pk: int):
-    letter = _letter_for_organiser(request, slug)
-    update = get_object_or_404(Update.objects.select_related("created_by"), letter=letter, pk=pk)
-    return render(request, "petition/organiser/update.html", {"letter": letter, "update": update})
+    letter, update = _update_for_organiser(request, slug, pk)
+    context = {"letter": letter, "update": update, "may_send": _may_edit(letter)}
+    return render(request, "petition/organiser/update.html", context)
+
+
+@login_required
+@_post_only
+def pause_update(request, slug: str, pk: int):
+    letter, update = _update_for_organiser(request, slug, pk, roles=EDITORS)
+    if services.pause_update(update_id=update.pk, actor=request.user):
+        messages.success(request, gettext("Paused: no more mail goes out until you resume."))
+    return redirect("organiser:update", slug=letter.slug, pk=update.pk)
+
+
+@login_required
+@_post_only
+def resume_update(request, slug: str, pk: int):
+    letter, update = _update_for_organiser(request, slug, pk, roles=EDITORS)
+    if services.resume_update(update_id=update.pk, actor=request.user):
+        messages.success(request, gettext("Resumed: sending carries on where it stopped."))
+    return redirect("organiser:update", slug=letter.slug, pk=update.pk)

@@ -5,6 +5,7 @@ import functools
 import hashlib
 import hmac
 import logging
+import uuid
 from datetime import timedelta
 from types import EllipsisType
 
@@ -148,7 +149,6 @@ def _queue_verification(signature: Signature) -> None:
         emails.verification(signature)
 
 
-@transaction.atomic
 def sign(
     *,
     letter: Letter,
@@ -170,6 +170,9 @@ def sign(
 
     Returns nothing on purpose: the caller must answer the same whether the address is new,
     pending or already verified. A repeated address gets a mail, never a second signature.
+
+    The signature and its mail commit together (one transaction, no savepoint: a repeated
+    address rolls it back whole and is answered in a transaction of its own).
     """
     if not letter.takes_signatures:
         raise SigningClosed
@@ -185,37 +188,49 @@ def sign(
         return
     private = visibility == Level.PRIVATE
     try:
-        with transaction.atomic():
-            signature = Signature.objects.create(
-                letter=letter,
-                version=letter.versions.order_by("-number").first(),
-                name="" if private else name.strip(),
-                email="" if private else email,
-                email_hash=hashed,
-                affiliation=affiliation.strip(),
-                job_title=job_title.strip(),
-                team=team.strip(),
-                city=city.strip(),
-                show_affiliation=show_affiliation,
-                show_job_title=show_job_title,
-                show_team=show_team,
-                show_city=show_city,
-                visibility=visibility,
-                wants_updates=wants_updates,
-                # A signed-in signer's account; never a private one's (see sign_as_user).
-                user=None if visibility == Level.PRIVATE else user,
-                # Its verification mail is queued below, in this transaction.
-                mail_requested_at=timezone.now(),
-            )
-            if private:
-                PendingIdentity.objects.create(signature=signature, name=name.strip(), email=email)
+        _record_signature(
+            letter=letter,
+            # A pending private signer's name and address are kept apart, in PendingIdentity.
+            pending_identity=(name.strip(), email) if private else None,
+            name="" if private else name.strip(),
+            email="" if private else email,
+            email_hash=hashed,
+            affiliation=affiliation.strip(),
+            job_title=job_title.strip(),
+            team=team.strip(),
+            city=city.strip(),
+            show_affiliation=show_affiliation,
+            show_job_title=show_job_title,
+            show_team=show_team,
+            show_city=show_city,
+            visibility=visibility,
+            wants_updates=wants_updates,
+            # A signed-in signer's account; never a private one's (see sign_as_user).
+            user=None if visibility == Level.PRIVATE else user,
+        )
     except IntegrityError:
         _answer_repeat(letter, email)
-        return
+
+
+@transaction.atomic
+def _record_signature(
+    *, letter: Letter, pending_identity: tuple[str, str] | None, **fields
+) -> None:
+    signature = Signature.objects.create(
+        letter=letter,
+        version=letter.versions.order_by("-number").first(),
+        # Its verification mail is queued below, in this transaction.
+        mail_requested_at=timezone.now(),
+        **fields,
+    )
+    if pending_identity is not None:
+        name, email = pending_identity
+        PendingIdentity.objects.create(signature=signature, name=name, email=email)
     signature.letter = letter
     emails.verification(signature)
 
 
+@transaction.atomic
 def _answer_repeat(letter: Letter, email: str) -> None:
     """An address that has an active signature submitted again: its link again (pending), or a
     mail saying it signed (verified), to the address as typed now, never on the page."""
@@ -462,10 +477,12 @@ def disown_pending(*, signature_id: int) -> bool:
         email_hash=signature.email_hash,
     )
     now = timezone.now()
+    # A mail not yet rendered holds its link in its context; a rendered one, in its text.
+    link = f"/confirm/{stem}:"
     Mail.objects.filter(
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+        Q(text__contains=link) | Q(context__url__icontains=link),
         kind="verification",
-        text__contains=f"/confirm/{stem}:",
     ).delete()
     signature.delete()
     return True
@@ -479,20 +496,6 @@ def purge_pending_signatures(*, days: int | None = None) -> int:
         status=Signature.Status.PENDING, created_at__lt=cutoff
     ).delete()
     return deleted
-
-
-def requeue_unsent_mail(*, older_than: int | None = None) -> int:
-    """Queue again every outbox mail not sent after `older_than` seconds and not being sent now."""
-    older_than = settings.MAIL_REQUEUE_AFTER_SECONDS if older_than is None else older_than
-    now = timezone.now()
-    ids = list(
-        Mail.objects.filter(created_at__lt=now - timedelta(seconds=older_than))
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .values_list("pk", flat=True)[:5000]
-    )
-    for mail_id in ids:
-        tasks.enqueue_mail(mail_id)
-    return len(ids)
 
 
 @transaction.atomic
@@ -927,22 +930,39 @@ def update_recipients(letter_id: int):
 
 
 @transaction.atomic
-def send_update(*, letter_id: int, actor, subject: str, body: str) -> Update:
-    """Write an update and start sending it, in batches, once this transaction commits."""
-    update = Update.objects.create(
-        letter_id=letter_id,
-        subject=subject,
-        body=body,
-        created_by=actor,
-        total=update_recipients(letter_id).count(),
-    )
+def send_update(
+    *, letter_id: int, actor, subject: str, body: str, key: uuid.UUID | None = None
+) -> tuple[Update, bool]:
+    """Write an update and start sending it, in batches, once this transaction commits.
+
+    `key` is the form's idempotency key: a form submitted again (a double click, a browser
+    retry, the back button), even at the same instant, finds the update it made instead of
+    making a second one. Returns the update and whether it is new."""
+    if key is not None:
+        existing = Update.objects.filter(letter_id=letter_id, key=key).first()
+        if existing is not None:
+            return existing, False
+    try:
+        with transaction.atomic():
+            update = Update.objects.create(
+                letter_id=letter_id,
+                key=key,
+                subject=subject,
+                body=body,
+                created_by=actor,
+                total=update_recipients(letter_id).count(),
+            )
+    except IntegrityError:
+        # The same form, submitted at the same instant, committed first.
+        return Update.objects.get(letter_id=letter_id, key=key), False
     _audit(letter_id, actor, AuditEvent.Action.UPDATE, target=f"update {update.pk}: {subject}")
     transaction.on_commit(lambda: tasks.enqueue_update(update.pk), robust=True)
-    return update
+    return update, True
 
 
 def deliver_update_batch(*, update_id: int, batch_size: int | None = None) -> int:
-    """Queue the update's mail for the next batch of recipients; returns how many (0: done).
+    """Queue the update's mail for the next batch of recipients; returns how many (0: done or
+    paused).
 
     Exactly once, whatever crashes: the batch's outbox rows, its UpdateDelivery rows (unique per
     update and signature) and the moved cursor commit together or not at all, under the
@@ -951,7 +971,7 @@ def deliver_update_batch(*, update_id: int, batch_size: int | None = None) -> in
     batch_size = batch_size or UPDATE_BATCH_SIZE
     with transaction.atomic():
         update = Update.objects.select_for_update().select_related("letter").get(pk=update_id)
-        if update.status == Update.Status.SENT:
+        if update.status == Update.Status.SENT or update.paused_at is not None:
             return 0
         batch = list(
             update_recipients(update.letter_id)
@@ -965,7 +985,7 @@ def deliver_update_batch(*, update_id: int, batch_size: int | None = None) -> in
             update.status = Update.Status.SENT
             update.finished_at = now
             # The final figure is the real one: some may have unsubscribed or withdrawn meanwhile.
-            update.total = update.sent
+            update.total = update.queued
             update.save(update_fields=["status", "finished_at", "total", "touched_at"])
             return 0
         for signature in batch:
@@ -974,19 +994,48 @@ def deliver_update_batch(*, update_id: int, batch_size: int | None = None) -> in
             [UpdateDelivery(update=update, signature=s, sent_at=now) for s in batch]
         )
         update.cursor = batch[-1].pk
-        update.sent = F("sent") + len(batch)
+        update.queued = F("queued") + len(batch)
         update.touched_at = now
-        update.save(update_fields=["cursor", "sent", "touched_at"])
+        update.save(update_fields=["cursor", "queued", "touched_at"])
         return len(batch)
+
+
+@transaction.atomic
+def pause_update(*, update_id: int, actor) -> bool:
+    """Hold an update back: no more batches, and its queued mail stays in the outbox. False if
+    it was paused already or has nothing left to send."""
+    update = Update.objects.select_for_update().get(pk=update_id)
+    if update.paused_at is not None or not update.left:
+        return False
+    update.paused_at = timezone.now()
+    update.save(update_fields=["paused_at"])
+    _audit(update.letter_id, actor, AuditEvent.Action.UPDATE, target=f"update {update.pk} paused")
+    return True
+
+
+@transaction.atomic
+def resume_update(*, update_id: int, actor) -> bool:
+    """Carry on sending a paused update where it stopped. False if it was not paused."""
+    resumed = Update.objects.filter(pk=update_id, paused_at__isnull=False).update(
+        paused_at=None, touched_at=timezone.now()
+    )
+    if not resumed:
+        return False
+    letter_id = Update.objects.values_list("letter_id", flat=True).get(pk=update_id)
+    _audit(letter_id, actor, AuditEvent.Action.UPDATE, target=f"update {update_id} resumed")
+    transaction.on_commit(lambda: tasks.enqueue_update(update_id), robust=True)
+    # The mail it had queued before the pause is held in the outbox: the relay may take it now.
+    transaction.on_commit(tasks.kick_relay, robust=True)
+    return True
 
 
 def resume_stalled_updates(*, idle_seconds: int = 300) -> int:
     """Queue again every update still sending whose last batch is older than `idle_seconds`."""
     cutoff = timezone.now() - timedelta(seconds=idle_seconds)
     ids = list(
-        Update.objects.filter(status=Update.Status.SENDING, touched_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )
+        Update.objects.filter(
+            status=Update.Status.SENDING, touched_at__lt=cutoff, paused_at__isnull=True
+        ).values_list("pk", flat=True)
     )
     for update_id in ids:
         tasks.enqueue_update(update_id)

@@ -1,123 +1,55 @@
-import contextlib
 import logging
-import smtplib
-import threading
-import time
-from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, mailers
-from django.db.models import Q
-from django.utils import timezone
+from django.core.cache import cache
 
-from .models import Mail
+from . import outbox
 
 logger = logging.getLogger(__name__)
 
-TRANSIENT = (smtplib.SMTPException, OSError, TimeoutError)
+# Set while a relay is queued or running, one mark per relay slot: the commits meanwhile need no
+# relay of their own. A relay clears its mark only after its last empty look and then looks once
+# more, so a row whose commit found every mark set is always seen; a row committed after that
+# queues a new relay. Two slots: a relay waits on the mail server and the database in turn, so
+# a second one doubles what a burst drains (their claims never overlap).
+RELAY_KICKED = "outbox:relay-kicked:{}"
+RELAY_SLOTS = 2
+# Longer than a relay's time budget, so a running relay keeps its mark; a relay that died with it
+# set delays the next kick by at most this (the broker's redelivery and the sweep come sooner).
+RELAY_KICKED_SECONDS = outbox.BUDGET_SECONDS + 10
 
 
-@shared_task(
-    bind=True,
-    autoretry_for=TRANSIENT,
-    # Waits of up to backoff * 2**n seconds (full jitter, so workers do not retry in step).
-    retry_backoff=settings.MAIL_RETRY_BACKOFF,
-    retry_backoff_max=settings.MAIL_RETRY_BACKOFF_MAX,
-    retry_jitter=True,
-    max_retries=12,
-    acks_late=True,
-)
-def send_mail(self, mail_id: int) -> str:
-    now = timezone.now()
-    claimed = Mail.objects.filter(
-        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), pk=mail_id
-    ).update(claimed_until=now + timedelta(seconds=settings.MAIL_CLAIM_SECONDS))
-    if not claimed:
-        if not Mail.objects.filter(pk=mail_id).exists():
-            return "already sent"
-        # Another task holds it (or one died holding it): look again once its claim runs out.
-        raise self.retry(countdown=settings.MAIL_CLAIM_SECONDS, max_retries=None)
-    mail = Mail.objects.get(pk=mail_id)
-    message = EmailMultiAlternatives(
-        subject=mail.subject,
-        body=mail.text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[mail.to],
+@shared_task(bind=True, acks_late=True)
+def relay_mail(self, slot: int | None = None) -> int:
+    """Send what the outbox holds over one SMTP session (petition/outbox.py); queued on commit
+    by every mail, and run by beat as the sweep that picks up anything a lost message left."""
+    mark = RELAY_KICKED.format(slot)
+    result = outbox.relay(
+        # Run inline (no broker: `make run`), it must not hold up the request that queued it.
+        linger=0 if self.request.is_eager else None,
+        before_last_look=(lambda: cache.delete(mark)) if slot is not None else None,
     )
-    if mail.html:
-        message.attach_alternative(mail.html, "text/html")
-    try:
-        _send_in_kept_session(message)
-    except TRANSIENT as exc:
-        Mail.objects.filter(pk=mail_id).update(
-            claimed_until=None, attempts=mail.attempts + 1, last_error=type(exc).__name__
-        )
-        logger.warning("mail %s (%s) not sent yet: %s", mail_id, mail.kind, type(exc).__name__)
-        raise
-    # Sent: the outbox keeps no copy, and so no address.
-    Mail.objects.filter(pk=mail_id).delete()
-    logger.info("mail %s (%s) sent", mail_id, mail.kind)
-    return "sent"
+    if result["again"] is not None:
+        # Rows are left (the time budget ran out) or put off: run again when they are due.
+        relay_mail.apply_async(countdown=result["again"], retry=False)
+    return result["sent"]
 
 
-# One SMTP session per worker process, kept from one mail to the next: a new session per mail
-# (connect, EHLO, STARTTLS, AUTH, QUIT) cost more than the mail. It is dropped after any error
-# and when idle for a while, before the server's own idle timeout (5 minutes, RFC 5321 4.5.3.2).
-SMTP_IDLE_SECONDS = 60
-_session_lock = threading.Lock()
-_session = {"mailer": None, "config": None, "used": 0.0}
-
-
-def _drop_session() -> None:
-    mailer, _session["mailer"] = _session["mailer"], None
-    if mailer is not None:
-        with contextlib.suppress(*TRANSIENT):
-            mailer.close()
-
-
-def _send_in_kept_session(message: EmailMultiAlternatives) -> None:
-    config = settings.MAILERS["default"]
-    with _session_lock:
-        idle = time.monotonic() - _session["used"] > SMTP_IDLE_SECONDS
-        if _session["mailer"] is not None and (idle or _session["config"] != config):
-            _drop_session()
-        kept = _session["mailer"] is not None
-        if not kept:
-            _session.update(mailer=mailers["default"], config=config)
-            _session["mailer"].open()
-        try:
-            _session["mailer"].send_messages([message])
-        except (smtplib.SMTPServerDisconnected, ConnectionError):
-            _drop_session()
-            if not kept:
-                raise
-            # The server closed the kept session while it was idle, so nothing was sent on it:
-            # once more, on a new session.
-            _session.update(mailer=mailers["default"], config=config)
+def kick_relay() -> None:
+    """Queue a relay unless every slot has one queued or running, without the client's retry
+    loop: a row the broker never heard of is picked up by the beat sweep, so a request never
+    waits on a broker that is down. The marks live in the cache web and worker share (one
+    REDIS_URL)."""
+    for slot in range(RELAY_SLOTS):
+        mark = RELAY_KICKED.format(slot)
+        if cache.add(mark, 1, timeout=RELAY_KICKED_SECONDS):
             try:
-                _session["mailer"].open()
-                _session["mailer"].send_messages([message])
-            except BaseException:
-                _drop_session()
+                relay_mail.apply_async((slot,), retry=False)
+            except Exception:
+                cache.delete(mark)
                 raise
-        except BaseException:
-            _drop_session()
-            raise
-        _session["used"] = time.monotonic()
-
-
-def enqueue_mail(mail_id: int) -> None:
-    """Hand a mail to the broker once, without the client's retry loop: a row the broker never got
-    is picked up by the re-queue job, so a request never waits on a broker that is down."""
-    send_mail.apply_async((mail_id,), retry=False)
-
-
-@shared_task
-def requeue_unsent_mail() -> int:
-    from . import services
-
-    return services.requeue_unsent_mail()
+            return
 
 
 @shared_task

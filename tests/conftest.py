@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Unit tests: tasks run inline in the test process. Tests with a real worker switch this off.
 celery_app.conf.task_always_eager = True
+# A relay run inline ends as soon as the outbox is empty (a worker's watches it a while).
+django_settings.MAIL_RELAY_LINGER = 0
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -80,13 +82,11 @@ def letter(make_letter):
 
 @pytest.fixture
 def deliver():
-    """Send every mail waiting in the outbox through the real task; return the locmem outbox."""
+    """Send every mail waiting in the outbox through the real relay; return the locmem outbox."""
     from petition import tasks
-    from petition.models import Mail
 
     def run():
-        for mail_id in Mail.objects.order_by("pk").values_list("pk", flat=True):
-            tasks.send_mail.apply(args=[mail_id])
+        tasks.relay_mail.apply()
         return django_mail.outbox
 
     return run
@@ -191,18 +191,29 @@ def redis_server(tmp_path):
 
 
 class SmtpSink:
-    """aiosmtpd on loopback; keeps every message. `refuse` makes it answer 451 to every mail."""
+    """aiosmtpd on loopback; keeps every message. `refuse` makes it answer 451 to every mail;
+    `bounce` holds addresses it refuses for good (550, quoting the address, as servers do)."""
 
     def __init__(self):
         from aiosmtpd.controller import Controller
 
         self.messages = []
         self.peers = []
+        self.rcpts = []  # every RCPT TO, accepted or not
         self.lock = threading.Lock()
         self.refuse = False
+        self.bounce = set()
         self.delay = 0.0
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            self.rcpts.append(address)
+        if address in self.bounce:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         import asyncio
@@ -314,12 +325,22 @@ class Worker:
 @contextlib.contextmanager
 def broker(url: str):
     """Point this process's Celery producer at `url` and publish for real, for one test."""
+    from django.test import override_settings
+
     old = celery_app.conf.broker_url, celery_app.conf.task_always_eager
     celery_app.conf.broker_url = url
     celery_app.conf.task_always_eager = False
     _reset_producers()  # the producer pool is built lazily from broker_url
+    # The cache the worker shares, as web and worker share one REDIS_URL in production: the
+    # outbox relay's "already queued" mark lives there.
+    cache = {
+        "BACKEND": "config.cache.FailSoftRedisCache",
+        "LOCATION": url,
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
     try:
-        yield
+        with override_settings(CACHES={"default": cache}):
+            yield
     finally:
         if celery_app._pool is not None:
             celery_app._pool.force_close_all()

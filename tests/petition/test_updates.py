@@ -1,6 +1,8 @@
 """Updates to signers: who gets them, batches that survive a crash without mailing anyone twice,
 the unsubscribe link, and the progress page."""
 
+import re
+import threading
 from collections import Counter
 
 import pytest
@@ -44,9 +46,10 @@ def audience(letter):
 
 
 def update_for(letter, organiser) -> Update:
-    return services.send_update(
+    update, _ = services.send_update(
         letter_id=letter.pk, actor=organiser, subject="News from the campaign", body="We *won*."
     )
+    return update
 
 
 def run_to_the_end(update: Update, batch_size: int = 3) -> int:
@@ -66,7 +69,8 @@ def test_an_update_goes_in_batches_to_verified_opted_in_signers_only(audience, o
     assert run_to_the_end(update, batch_size=3) == 3
     assert recipients(deliver) == Counter(OPTED_IN)
     update.refresh_from_db()
-    assert (update.status, update.sent, update.total) == ("sent", 7, 7)
+    assert (update.status, update.queued, update.total) == ("sent", 7, 7)
+    assert (update.delivered, update.failed, update.left) == (7, 0, 0)
     assert update.finished_at is not None
 
 
@@ -103,7 +107,7 @@ def test_a_send_interrupted_half_way_and_restarted_mails_every_signer_exactly_on
     run_to_the_end(update, batch_size=3)
     assert recipients(deliver) == Counter(OPTED_IN), "everyone once, nobody twice"
     update.refresh_from_db()
-    assert (update.status, update.sent) == ("sent", len(OPTED_IN))
+    assert (update.status, update.queued) == ("sent", len(OPTED_IN))
 
 
 def test_running_a_finished_update_again_mails_nobody(audience, organiser, deliver):
@@ -148,7 +152,7 @@ def test_each_update_mail_has_an_unsubscribe_link_that_works_on_post_only(
     assert not signature.wants_updates
     assert signature.status == "verified", "the signature itself is untouched"
 
-    second = services.send_update(
+    second, _ = services.send_update(
         letter_id=audience.pk, actor=organiser, subject="Second", body="Again"
     )
     run_to_the_end(second)
@@ -179,29 +183,36 @@ def test_organiser_writes_previews_and_sends_an_update_through_the_pages(
     url = reverse("organiser:updates", args=[audience.slug])
     page = client.get(url)
     assert b"Send to 7 signers" in page.content
-    data = {"subject": "News from the campaign", "body": "We *won*."}
+    data = _form(client, audience)
     preview = client.post(url, {**data, "preview": "1"})
     assert b"<em>won</em>" in preview.content
     assert not Update.objects.exists(), "a preview sends nothing"
+    confirm = client.post(url, {**data, "send": "1"})
+    assert b"<em>won</em>" in confirm.content
+    assert not Update.objects.exists(), "the first click only asks for confirmation"
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(url, {**data, "send": "1"})
+        response = client.post(url, {**data, "confirm": "1"})
     update = Update.objects.get()
     assert response["Location"] == reverse("organiser:update", args=[audience.slug, update.pk])
     assert recipients(deliver) == Counter(OPTED_IN)
     progress = client.get(response["Location"]).content.decode()
-    assert "Sent to 7 signers" in progress and 'value="100"' in progress
+    assert "7 sent, 0 failed, 0 left" in progress and 'value="100"' in progress
 
 
-def test_the_progress_page_shows_how_far_sending_has_come(client, audience, organiser):
+def test_the_progress_page_shows_how_far_sending_has_come(client, audience, organiser, deliver):
     update = update_for(audience, organiser)
     services.deliver_update_batch(update_id=update.pk, batch_size=3)
     client.force_login(organiser)
     page = client.get(reverse("organiser:update", args=[audience.slug, update.pk]))
     text = page.content.decode()
-    assert "3 of 7 mails queued" in text
-    assert 'value="42"' in text
-    assert 'http-equiv="refresh"' in text
+    assert "0 sent, 0 failed, 7 left" in text
+    assert 'value="0"' in text
+    deliver()
+    text = client.get(reverse("organiser:update", args=[audience.slug, update.pk])).content
+    assert "3 sent, 0 failed, 4 left" in text.decode()
+    assert b'value="42"' in text
+    assert b'http-equiv="refresh"' in text
 
 
 def test_an_empty_update_is_refused_with_a_message(client, letter, organiser):
@@ -211,3 +222,112 @@ def test_an_empty_update_is_refused_with_a_message(client, letter, organiser):
     )
     assert response.status_code == 400
     assert b"This field is required" in response.content
+
+
+# --- exactly once from the form, with a confirmation step ---------------------------------------
+
+
+def _form(client, letter) -> dict:
+    """The update form as the page hands it out: subject, body and its idempotency key."""
+    page = client.get(reverse("organiser:updates", args=[letter.slug])).content.decode()
+    key = re.search(r'name="key" value="([^"]+)"', page)
+    assert key, "the form carries an idempotency key"
+    return {"subject": "News from the campaign", "body": "We *won*.", "key": key.group(1)}
+
+
+def test_sending_asks_for_confirmation_with_the_real_number_of_signers(client, audience, organiser):
+    client.force_login(organiser)
+    url = reverse("organiser:updates", args=[audience.slug])
+    data = _form(client, audience)
+    page = client.post(url, {**data, "send": "1"})
+    assert page.status_code == 200
+    assert "This will email 7 signers who asked for updates" in page.content.decode()
+    assert not Update.objects.exists(), "nothing goes before the second click"
+    response = client.post(url, {**data, "confirm": "1"})
+    assert response.status_code == 302
+    assert Update.objects.get().total == 7
+
+
+def test_submitting_the_same_form_twice_mails_each_signer_once(
+    client, audience, organiser, deliver, django_capture_on_commit_callbacks
+):
+    client.force_login(organiser)
+    url = reverse("organiser:updates", args=[audience.slug])
+    data = {**_form(client, audience), "confirm": "1"}
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post(url, data)
+    with django_capture_on_commit_callbacks(execute=True):
+        again = client.post(url, data)  # a double click, a browser retry, the back button
+    assert Update.objects.count() == 1
+    assert first["Location"] == again["Location"]
+    page = client.get(again["Location"]).content.decode()
+    assert "already queued" in page
+    assert recipients(deliver) == Counter(OPTED_IN)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_submits_of_one_form_mail_each_signer_once(audience, organiser, deliver):
+    from django.db import connection
+    from django.test import Client
+
+    clients = [Client(), Client()]
+    for c in clients:
+        c.force_login(organiser)
+    url = reverse("organiser:updates", args=[audience.slug])
+    data = {**_form(clients[0], audience), "confirm": "1"}
+    barrier = threading.Barrier(2)
+    answers = []
+
+    def submit(c):
+        try:
+            barrier.wait()
+            answers.append(c.post(url, data).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [302, 302]
+    assert Update.objects.count() == 1
+    update = Update.objects.get()
+    while services.deliver_update_batch(update_id=update.pk):
+        pass
+    assert recipients(deliver) == Counter(OPTED_IN)
+
+
+def test_an_organiser_pauses_and_resumes_an_update_from_the_workspace(
+    client, audience, organiser, deliver, django_capture_on_commit_callbacks
+):
+    update = update_for(audience, organiser)
+    services.deliver_update_batch(update_id=update.pk, batch_size=3)  # 3 mails in the outbox
+    client.force_login(organiser)
+    page_url = reverse("organiser:update", args=[audience.slug, update.pk])
+    client.post(reverse("organiser:pause_update", args=[audience.slug, update.pk]))
+    assert services.deliver_update_batch(update_id=update.pk, batch_size=3) == 0
+    assert recipients(deliver) == Counter(), "the queued mail is held back too"
+    page = client.get(page_url).content.decode()
+    assert "0 sent, 0 failed, 7 left (paused)" in page and "Resume sending" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("organiser:resume_update", args=[audience.slug, update.pk]))
+    while services.deliver_update_batch(update_id=update.pk, batch_size=3):
+        pass
+    assert recipients(deliver) == Counter(OPTED_IN)
+    page = client.get(page_url).content.decode()
+    assert "7 sent, 0 failed, 0 left" in page and "Pause sending" not in page
+
+
+def test_a_viewer_cannot_pause_an_update(client, audience, organiser, django_user_model):
+    from petition.models import Organiser
+
+    update = update_for(audience, organiser)
+    viewer = django_user_model.objects.create_user(email="v@example.org", password="x" * 20)
+    Organiser.objects.create(letter=audience, user=viewer, role=Organiser.Role.VIEWER)
+    client.force_login(viewer)
+    response = client.post(reverse("organiser:pause_update", args=[audience.slug, update.pk]))
+    assert response.status_code == 403
+    update.refresh_from_db()
+    assert update.paused_at is None

@@ -67,7 +67,7 @@ def world(letter, team):
     services.hide_signature(
         letter_id=letter.pk, signature_id=hidden.pk, actor=team["owner"], reason="spam"
     )
-    update = services.send_update(
+    update, _ = services.send_update(
         letter_id=letter.pk, actor=team["owner"], subject="UPDATESUBJECTMARKER", body="Hello"
     )
     services.record_export(
@@ -130,6 +130,7 @@ def state(letter) -> dict:
         "invites": OrganiserInvite.objects.filter(accepted_at__isnull=False).count(),
         "exports": ExportRecord.objects.count(),
         "updates": Update.objects.count(),
+        "paused": Update.objects.filter(paused_at__isnull=False).count(),
         "tally": Tally.objects.filter(letter=letter).values_list("verified", flat=True).first(),
     }
 
