@@ -25,7 +25,7 @@ from petition.models import (
     Signature,
     Tally,
 )
-from tests.conftest import sign_data
+from tests.conftest import sign_data, tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -383,7 +383,7 @@ def test_receipt_checks_out_and_then_shows_withdrawal(client, letter, deliver):
 def test_forged_receipts_are_refused(client, letter, deliver):
     receipt = verified_receipt(client, letter, deliver)
     url = reverse("log_check", args=[letter.slug])
-    forged = {**receipt, "salt": "00" * 32}
+    forged = {**receipt, "salt": tamper(receipt["salt"])}
     assert client.post(url, {"receipt": json.dumps(forged)}).status_code == 400
     other = {**receipt, "index": 5}
     assert client.post(url, {"receipt": json.dumps(other)}).status_code == 400
@@ -472,7 +472,9 @@ def _fails(live_server, letter, tmp_path, expected: str):
 
 def test_auditor_catches_an_edited_entry(audited, letter, live_server, tmp_path):
     entry = LogEntry.objects.get(letter=letter, index=2)
-    entry.data = bytes(entry.data).replace(b'"public"', b'"private"')
+    edited = bytes(entry.data).replace(b'"public"', b'"private"')
+    assert edited != bytes(entry.data)
+    entry.data = edited
     entry.save()
     _fails(live_server, letter, tmp_path, "root mismatch")
 
