@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import pagecache, ratelimit, services, tokens
+from . import pagecache, ratelimit, services, tlog, tokens
 from .forms import EmailForm, LevelForm, SignForm
 from .models import CoSignature, Letter, Signature
 
@@ -213,29 +213,49 @@ def manage(request, slug: str, token: str):
         signature = _signature_from_token(letter, tokens.MANAGE, token)
     except tokens.InvalidToken as exc:
         return _bad_link(request, letter, exc)
-    level_form = None
-    if signature.status != Signature.Status.WITHDRAWN and signature.visibility != "private":
-        level_form = LevelForm(current=signature.visibility)
+    level_form = _level_form(signature)
+    status = 200
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "withdraw":
             services.withdraw(signature_id=signature.pk)
             return render(request, "petition/withdrawn.html", {"letter": letter})
-        if action == "level" and level_form is not None:
-            level_form = LevelForm(request.POST, current=signature.visibility)
-            if level_form.is_valid():
-                services.change_level(
-                    signature_id=signature.pk, visibility=level_form.cleaned_data["visibility"]
-                )
-                return redirect(request.path)
-        else:
+        if action != "level" or level_form is None:
             raise Http404
+        level_form = LevelForm(request.POST, current=signature.visibility)
+        if level_form.is_valid():
+            services.change_level(
+                signature_id=signature.pk, visibility=level_form.cleaned_data["visibility"]
+            )
+            return redirect(request.path)  # which shows the receipt for the new level
+        status = 400
     return render(
         request,
         "petition/manage.html",
-        {"letter": letter, "signature": signature, "level_form": level_form},
-        status=400 if request.method == "POST" else 200,
+        {
+            "letter": letter,
+            "signature": signature,
+            "level_form": level_form,
+            "receipt_json": _receipt_json(letter, signature),
+        },
+        status=status,
     )
+
+
+def _level_form(signature: Signature) -> LevelForm | None:
+    if signature.status != Signature.Status.WITHDRAWN and signature.visibility != "private":
+        return LevelForm(current=signature.visibility)
+    return None
+
+
+def _receipt_json(letter: Letter, signature: Signature) -> str:
+    """The receipt for the signature's whole history (every level it has had), for its signer."""
+    if signature.status != Signature.Status.VERIFIED:
+        return ""
+    found = tlog.receipt_for_signature(
+        letter, public_id=signature.public_id, salts=signature.log_salts
+    )
+    return json.dumps(found, indent=1) if found else ""
 
 
 @require_http_methods(["GET", "POST"])

@@ -69,3 +69,29 @@ def test_a_receipt_pointing_at_another_entry_fails(page, live_server, letter):
     open_check(page, live_server, letter, json.dumps({**receipt, "index": 0}))
     page.get_by_role("button", name="Check in my browser").click()
     expect(page.locator("#browser-result")).to_contain_text("is not your signature")
+
+
+def test_a_receipt_after_level_changes_verifies_its_whole_history(page, live_server, letter):
+    services.sign(letter=letter, name="Ada", email="ada@example.com", visibility="public")
+    signature = Signature.objects.get(letter=letter)
+    services.verify(signature_id=signature.pk)
+    real_receipt(letter, "someone@example.net")
+    services.change_level(signature_id=signature.pk, visibility="anonymous")
+    services.change_level(signature_id=signature.pk, visibility="private")
+    signature.refresh_from_db()
+    receipt = tlog.receipt_for_signature(
+        letter, public_id=signature.public_id, salts=signature.log_salts
+    )
+    tlog.checkpoint(letter_id=letter.pk)
+    assert [item["index"] for item in receipt["earlier"]] == [0, 3] and receipt["index"] == 5
+    open_check(page, live_server, letter, json.dumps(receipt))
+    page.get_by_role("button", name="Check in my browser").click()
+    expect(page.locator("#browser-result")).to_contain_text(
+        "entry 5 is in the signed checkpoint of 6 entries, and it is still counted. Before your "
+        "change of level it was entry 0, 3, withdrawn since."
+    )
+    # An earlier entry that is someone else's fails, in the browser as on the server.
+    other = {**receipt, "earlier": [{**receipt["earlier"][0], "index": 1}]}
+    open_check(page, live_server, letter, json.dumps(other))
+    page.get_by_role("button", name="Check in my browser").click()
+    expect(page.locator("#browser-result")).to_contain_text("Browser check failed")
