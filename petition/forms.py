@@ -1,5 +1,6 @@
 from django import forms
 
+from . import params
 from .models import LEVEL_ORDER, SETTINGS_FIELDS, Letter, Level
 
 # The best-known throwaway-mail domains. A letter refuses them when "block disposable" is on.
@@ -307,6 +308,19 @@ class SignatureSearchForm(forms.Form):
     status = forms.ChoiceField(choices=STATUSES, required=False, initial="counted")
 
 
+class DayField(forms.DateField):
+    """A date with a day before and after it, so "on or before" filters can compare with the
+    next day's start (9999-12-31 has none)."""
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None:
+            try:
+                params.day(value)
+            except params.BadValue as exc:
+                raise forms.ValidationError(str(exc), code="out_of_range") from exc
+
+
 class ExportForm(forms.Form):
     STATUSES = [
         ("counted", "Counted (verified and not hidden)"),
@@ -319,11 +333,13 @@ class ExportForm(forms.Form):
     format = forms.ChoiceField(choices=ExportRecord.Format.choices, initial="csv")
     status = forms.ChoiceField(choices=STATUSES, initial="counted")
     level = forms.ChoiceField(choices=[("", "All levels"), *Level.choices], required=False)
-    version = forms.IntegerField(min_value=1, required=False, label="Text version")
-    signed_from = forms.DateField(
+    version = forms.IntegerField(
+        min_value=1, max_value=params.LARGEST_INT, required=False, label="Text version"
+    )
+    signed_from = DayField(
         required=False, label="Signed on or after", widget=forms.DateInput(attrs={"type": "date"})
     )
-    signed_to = forms.DateField(
+    signed_to = DayField(
         required=False, label="Signed on or before", widget=forms.DateInput(attrs={"type": "date"})
     )
 

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from . import emails, exports, ratelimit, services
+from . import emails, exports, params, ratelimit, services
 from .forms import (
     ExportForm,
     HideForm,
@@ -373,10 +373,7 @@ def signatures(request, slug: str):
     if form.is_valid():
         status = form.cleaned_data["status"] or "counted"
         q = form.cleaned_data["q"].strip()
-    try:
-        page = max(1, int(request.GET.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = params.page(request.GET.get("page"), last=params.LARGEST // (SIGNATURES_PER_PAGE + 1))
     start = (page - 1) * SIGNATURES_PER_PAGE
     records = list(
         _search(letter, status, q)

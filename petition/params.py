@@ -6,11 +6,14 @@ hundred thousand deep) is a BadValue with a message for a 4xx, never an exceptio
 ORM, the database driver or the JSON decoder that ends as a 500.
 """
 
+import argparse
 import json
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 # PostgreSQL's bigint; any index, id or page beyond it is out of range for every table.
 LARGEST = 2**63 - 1
+# PostgreSQL's integer (Django's IntegerField and PositiveIntegerField, a version's number).
+LARGEST_INT = 2**31 - 1
 # The latest day whose following day Python and the databases can still represent: a filter
 # "up to and including day D" compares with D + 1 day.
 LAST_DAY = date.max - timedelta(days=1)
@@ -36,25 +39,30 @@ def whole_number(raw, *, name: str, minimum: int = 0, maximum: int = LARGEST) ->
 
 
 def page(raw, *, last: int) -> int:
-    """A page number: absent or unreadable is the first page, past the end is the last one."""
-    try:
-        return whole_number(raw, name="page", minimum=1, maximum=max(last, 1))
-    except BadValue:
-        if isinstance(raw, str) and raw.isascii() and raw.isdigit():
-            return max(last, 1)
-        return 1
+    """A page number from ?page=: absent or unreadable is the first page, past `last` (however
+    many digits) is `last`."""
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
+        return max(1, min(int(raw[:20]), last))
+    return 1
 
 
-def day(value: date | None, *, name: str) -> date | None:
-    """A day a form parsed, checked to leave room for the day after it."""
-    if value is not None and not date.min < value <= LAST_DAY:
-        raise BadValue(f"{name} must be a date between year 1 and {LAST_DAY.isoformat()}")
+def day(value: date) -> date:
+    """A day, checked to leave room for the day before and the day after it (a filter "on or
+    before D" compares with the start of D + 1, in the site's time zone)."""
+    if not date.min < value <= LAST_DAY:
+        raise BadValue(
+            f"Enter a date between {(date.min + timedelta(days=1)).isoformat()} and "
+            f"{LAST_DAY.isoformat()}."
+        )
     return value
 
 
-def end_of_day(value: date) -> datetime:
-    """The first moment after `value` (a day `day` accepted), for `< end` comparisons."""
-    return datetime.combine(value + timedelta(days=1), time.min)
+def iso_day(text: str) -> date:
+    """A YYYY-MM-DD day for a command-line option (argparse's `type`)."""
+    try:
+        return day(date.fromisoformat(text))
+    except ValueError as exc:  # BadValue included
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _no_constant(token: str):
