@@ -175,6 +175,16 @@ from .models import ExportRecord, Organiser  # noqa: E402
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
+# A letter's text, in characters. Open letters run from a few hundred words to a few pages;
+# 20,000 characters is about 3,000 words, eight printed pages, with room to spare. The bound is
+# what keeps the versions page's diff and Markdown rendering within a measured CPU time.
+MAX_LETTER_LENGTH = 20_000
+# Square brackets start Markdown links, whose matching costs time that grows with the square of
+# their number: 2,000 took 1.6 s of CPU to render, 20,000 took a minute; 500 take 0.13 s. Real
+# letters hold a few dozen links.
+MAX_LETTER_BRACKETS = 500
+
+
 class LetterTextForm(forms.ModelForm):
     class Meta:
         model = Letter
@@ -191,6 +201,23 @@ class LetterTextForm(forms.ModelForm):
 
     def clean_addressee(self) -> str:
         return _clean_text(self.cleaned_data["addressee"])
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data["body"]
+        if len(body) > MAX_LETTER_LENGTH:
+            raise forms.ValidationError(
+                "A letter's text may be at most %(limit)s characters; this one has %(length)s.",
+                code="max_length",
+                params={"limit": f"{MAX_LETTER_LENGTH:,}", "length": f"{len(body):,}"},
+            )
+        if body.count("[") > MAX_LETTER_BRACKETS:
+            raise forms.ValidationError(
+                "A letter's text may hold at most %(limit)s square brackets “[” (each may start a "
+                "link); this one has %(count)s.",
+                code="brackets",
+                params={"limit": MAX_LETTER_BRACKETS, "count": f"{body.count('['):,}"},
+            )
+        return body
 
 
 class DateTimeInput(forms.DateTimeInput):
