@@ -447,7 +447,9 @@ from . import params  # noqa: E402
 from .linediff import changes as _compute_diff  # noqa: E402
 from .models import LetterVersion, render_markdown  # noqa: E402
 
-VERSIONS_PER_PAGE = 5
+# Rendering the largest, worst text allowed costs about 0.4 s of CPU (Markdown); a page renders
+# at most this many once, and every later reader gets them from the cache.
+VERSIONS_PER_PAGE = 3
 
 
 def _diff(before: LetterVersion, after: LetterVersion) -> list[tuple[str, str]]:
@@ -461,6 +463,16 @@ def _diff(before: LetterVersion, after: LetterVersion) -> list[tuple[str, str]]:
         found = _compute_diff(old, new)
         cache.set(key, found, timeout=None)
     return found
+
+
+def _version_html(version: LetterVersion) -> str:
+    """A version's text as HTML, rendered once for all processes: versions never change."""
+    key = f"versions-html:{version.pk}"
+    html = cache.get(key)
+    if html is None:
+        html = render_markdown(version.body)
+        cache.set(key, html, timeout=None)
+    return html
 
 
 def letter_versions(request, slug: str):
@@ -477,7 +489,7 @@ def letter_versions(request, slug: str):
     history = [
         {
             "version": version,
-            "html": render_markdown(version.body),
+            "html": _version_html(version),
             "changes": _diff(versions[n + 1], version) if n + 1 < len(versions) else None,
         }
         for n, version in enumerate(versions[:VERSIONS_PER_PAGE])

@@ -11,12 +11,16 @@ from petition.forms import MAX_LETTER_BRACKETS, MAX_LETTER_LENGTH
 
 pytestmark = pytest.mark.django_db
 
-# Lines that all look alike: the worst case of a line-matching diff (blank lines alternate with
-# one repeated word, and the new text shifts them by one).
-WORST_OLD = ("a\n\n" * MAX_LETTER_LENGTH)[:MAX_LETTER_LENGTH]
-WORST_NEW = ("\n\nb" * MAX_LETTER_LENGTH)[:MAX_LETTER_LENGTH]
-# What one request to /versions/ may cost on the largest allowed texts (measured: well under).
-CPU_BOUND = 1.0
+# As many square brackets as allowed (Markdown's link matching), then lines that all look alike:
+# the worst case of a line-matching diff (blank lines alternate with one repeated word, and the
+# new text shifts them by one).
+BRACKETS = "[a " * MAX_LETTER_BRACKETS
+WORST_OLD = (BRACKETS + "a\n\n" * MAX_LETTER_LENGTH)[:MAX_LETTER_LENGTH]
+WORST_NEW = (BRACKETS + "\n\nb" * MAX_LETTER_LENGTH)[:MAX_LETTER_LENGTH]
+# What the first request to /versions/ may cost on the largest allowed texts, rendering and
+# diffing the versions it shows (measured 0.5-1.1 s on a loaded 2-core machine); later ones
+# find both in the cache.
+CPU_BOUND = 2.0
 
 
 def test_a_letter_text_over_the_limit_gets_a_form_error(client, organiser):
@@ -49,6 +53,10 @@ def test_the_versions_page_on_the_worst_largest_texts_stays_within_its_cpu_bound
     spent = time.process_time() - started
     assert response.status_code == 200
     assert spent < CPU_BOUND, f"{spent:.2f} s of CPU"
+    print(f"versions page, first request: {spent:.3f} s of CPU")
+    started = time.process_time()
+    assert client.get(url).status_code == 200
+    print(f"versions page, cached: {time.process_time() - started:.3f} s of CPU")
 
 
 def test_each_pair_of_versions_is_diffed_once(client, hostile, monkeypatch):
