@@ -623,6 +623,8 @@ def text_value(value) -> str:
         return "f"
     if isinstance(value, datetime):
         return value.isoformat()
+    if hasattr(value, "obj") and type(value).__name__ in ("Json", "Jsonb"):  # a JSONField's default
+        return json.dumps(value.obj).replace("\\", "\\\\")
     return str(value)
 
 
@@ -908,6 +910,52 @@ def letter_page(b: Bench) -> dict:
     _, steady = b.steady(b.get_request(path), rate=300)
     b.details["letter_page"] = {"saturated": sat, "steady_300": steady}
     return {"letter_page_per_s": sat["per_s"], "letter_page_p99_ms_at_300": steady["p99_ms"]}
+
+
+def hostile_versions(b: Bench) -> str:
+    """A letter of five versions, each the largest text the form allows and the worst for the
+    versions page: lines all alike (the diff), shifted by one between versions, and as many
+    square brackets as allowed (Markdown's link matching). Returns its slug."""
+    from petition import services
+    from petition.forms import MAX_LETTER_BRACKETS, MAX_LETTER_LENGTH
+    from petition.models import Letter
+
+    def text(shift: str) -> str:
+        brackets = "[a " * MAX_LETTER_BRACKETS
+        return (brackets + (shift + "a\n\n") * MAX_LETTER_LENGTH)[:MAX_LETTER_LENGTH]
+
+    letter = Letter.objects.create(
+        slug="versions-worst",
+        title="Versions",
+        addressee="A",
+        body=text(""),
+        created_by_id=b.organiser_id,
+    )
+    services.publish(letter_id=letter.pk)
+    for n in range(1, 5):
+        services.edit_letter(
+            letter_id=letter.pk, actor=None, title="Versions", addressee="A", body=text("\n" * n)
+        )
+    return letter.slug
+
+
+@phase(
+    targets={"versions_page_cold_ms": ("<=", 2000)},
+    doc={
+        "versions_page_cold_ms": "the versions page, 5 worst-case 20,000-character versions, "
+        "first request (3 shown: each rendered and diffed, then cached)",
+        "versions_page_per_s": "GETs/s of that page once its diffs are cached, wrk saturated",
+    },
+)
+def versions_page(b: Bench) -> dict:
+    path = f"/letters/{hostile_versions(b)}/versions/"
+    started = time.monotonic()
+    with urllib.request.urlopen(b.base + path, timeout=120) as response:  # noqa: S310
+        response.read()
+    cold_ms = (time.monotonic() - started) * 1000
+    sat = b.wrk(path, script="get.lua", seconds=5)
+    b.details["versions_page"] = {"cold_ms": cold_ms, "saturated": sat}
+    return {"versions_page_cold_ms": round(cold_ms, 1), "versions_page_per_s": sat["per_s"]}
 
 
 def find_routes(word: str) -> list[tuple[str, str]]:

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 # One list of throwaway-mail domains, shared with organisation verification.
 from accounts.lib.maildomains import is_disposable
 
+from . import params
 from .models import LEVEL_ORDER, SETTINGS_FIELDS, Letter, Level
 
 LEVEL_HELP = {
@@ -159,6 +160,16 @@ from .models import ExportRecord, Organiser  # noqa: E402
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
+# A letter's text, in characters. Open letters run from a few hundred words to a few pages;
+# 20,000 characters is about 3,000 words, eight printed pages, with room to spare. The bound is
+# what keeps the versions page's diff and Markdown rendering within a measured CPU time.
+MAX_LETTER_LENGTH = 20_000
+# Square brackets start Markdown links, whose matching costs time that grows with the square of
+# their number: 2,000 took 1.6 s of CPU to render, 20,000 took a minute; 500 take 0.13 s. Real
+# letters hold a few dozen links.
+MAX_LETTER_BRACKETS = 500
+
+
 class LetterTextForm(forms.ModelForm):
     class Meta:
         model = Letter
@@ -175,6 +186,23 @@ class LetterTextForm(forms.ModelForm):
 
     def clean_addressee(self) -> str:
         return _clean_text(self.cleaned_data["addressee"])
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data["body"]
+        if len(body) > MAX_LETTER_LENGTH:
+            raise forms.ValidationError(
+                "A letter's text may be at most %(limit)s characters; this one has %(length)s.",
+                code="max_length",
+                params={"limit": f"{MAX_LETTER_LENGTH:,}", "length": f"{len(body):,}"},
+            )
+        if body.count("[") > MAX_LETTER_BRACKETS:
+            raise forms.ValidationError(
+                "A letter's text may hold at most %(limit)s square brackets “[” (each may start a "
+                "link); this one has %(count)s.",
+                code="brackets",
+                params={"limit": MAX_LETTER_BRACKETS, "count": f"{body.count('['):,}"},
+            )
+        return body
 
 
 class DateTimeInput(forms.DateTimeInput):
@@ -327,6 +355,19 @@ class SignatureSearchForm(forms.Form):
     status = forms.ChoiceField(choices=STATUSES, required=False, initial="counted")
 
 
+class DayField(forms.DateField):
+    """A date with a day before and after it, so "on or before" filters can compare with the
+    next day's start (9999-12-31 has none)."""
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None:
+            try:
+                params.day(value)
+            except params.BadValue as exc:
+                raise forms.ValidationError(str(exc), code="out_of_range") from exc
+
+
 class ExportForm(forms.Form):
     STATUSES = [
         ("counted", "Counted (verified and not hidden)"),
@@ -339,11 +380,13 @@ class ExportForm(forms.Form):
     format = forms.ChoiceField(choices=ExportRecord.Format.choices, initial="csv")
     status = forms.ChoiceField(choices=STATUSES, initial="counted")
     level = forms.ChoiceField(choices=[("", "All levels"), *Level.choices], required=False)
-    version = forms.IntegerField(min_value=1, required=False, label="Text version")
-    signed_from = forms.DateField(
+    version = forms.IntegerField(
+        min_value=1, max_value=params.LARGEST_INT, required=False, label="Text version"
+    )
+    signed_from = DayField(
         required=False, label="Signed on or after", widget=forms.DateInput(attrs={"type": "date"})
     )
-    signed_to = forms.DateField(
+    signed_to = DayField(
         required=False, label="Signed on or before", widget=forms.DateInput(attrs={"type": "date"})
     )
 

@@ -346,8 +346,12 @@ class Signature(models.Model):
     # Part of every manage link; moved on each change of state, so a used link stops working.
     link_generation = models.PositiveIntegerField(default=0)
     wants_updates = models.BooleanField(default=False)
-    # hex SHA-256(salt || public_id) of its log entries; only the signer holds the salt (receipt).
+    # hex SHA-256(salt || public_id) of its current log entries. Each level change starts a new
+    # ref with a fresh salt, so the public log cannot tie the new level to the old one.
     log_ref = models.CharField(max_length=64, blank=True)
+    # Every salt it has had, oldest first, with the level its entries show: [{"salt", "level"}].
+    # Never public: they rebuild the signer's receipt for the whole history (manage page).
+    log_salts = models.JSONField(default=list, blank=True)
     # When a verification mail was last queued: a repeated submission re-sends at most this often.
     mail_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_http_methods
 
-from . import emails, exports, ratelimit, services
+from . import emails, exports, params, ratelimit, services
 from .forms import (
     ExportForm,
     HideForm,
@@ -420,10 +420,7 @@ def signatures(request, slug: str):
         criteria = _recalled_search(request, letter)
         form = SignatureSearchForm(initial=criteria)
     status, q = criteria["status"], criteria["q"]
-    try:
-        page = max(1, int(request.GET.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = params.page(request.GET.get("page"), last=params.LARGEST // (SIGNATURES_PER_PAGE + 1))
     start = (page - 1) * SIGNATURES_PER_PAGE
     records = list(
         _search(letter, status, q)

@@ -95,9 +95,12 @@ def ensure_tally(letter_id: int) -> None:
     Tally.objects.get_or_create(letter_id=letter_id)
 
 
-def _count_and_log(signature: Signature, delta: int, kind: str, **extra) -> int:
+def _count_and_log(
+    signature: Signature, delta: int, kind: str, *, supersede_from: str | None = None, **extra
+) -> int:
     """Move the counts by delta for a signature entering (+1) or leaving (-1) the count, and
-    append the change to the letter's public log; returns the entry's index.
+    append the change to the letter's public log; returns the entry's index. `supersede_from`:
+    log it as the old entries' withdrawal and a new signature instead (see _supersede).
 
     The letter's tally, today's count and the text version's count are rows every change to the
     letter locks until COMMIT: they move in one statement with the log's index (tlog.allocate),
@@ -120,6 +123,8 @@ def _count_and_log(signature: Signature, delta: int, kind: str, **extra) -> int:
     index, verified = tlog.allocate(letter_id, counts=counts, also=also)
     if delta > 0:
         _note_milestones(signature.letter, verified)  # issue 5: organisers hear of milestones
+    if supersede_from is not None:
+        return _supersede(signature, old_level=supersede_from, index=index)
     return _log(signature, kind, index=index, **extra)
 
 
@@ -281,7 +286,8 @@ def verify(
     signature.is_verified_employee = bool(signature.employer_domain)
     if signature.is_verified_employee:
         signature.employee_verified_at = signature.verified_at
-    salt, signature.log_ref = tlog.new_ref(signature.public_id.bytes)
+    _new_ref(signature)
+    salt = bytes.fromhex(signature.log_salts[-1]["salt"])
     if signature.visibility == Level.PRIVATE:
         PendingIdentity.objects.filter(signature_id=signature.pk).delete()
         _erase_identity(signature)
@@ -319,7 +325,39 @@ def verify(
     return signature, receipts[0]
 
 
-def _log(signature: Signature, kind: str, *, index: int | None = None, also=None, **extra) -> int:
+def _new_ref(signature: Signature) -> None:
+    """Give the signature a fresh salt and ref for its next entries, remembering the salt."""
+    salt, signature.log_ref = tlog.new_ref(signature.public_id.bytes)
+    fresh = {"salt": salt.hex(), "level": signature.visibility}
+    signature.log_salts = [*signature.log_salts, fresh]
+
+
+def _logged_level(signature: Signature) -> str:
+    """The level its current ref's entries show (it moves only with a new ref)."""
+    return signature.log_salts[-1]["level"] if signature.log_salts else signature.visibility
+
+
+def _supersede(signature: Signature, *, old_level: str, index: int) -> int:
+    """Log a level change as two entries that share nothing: the current ref's withdrawal at
+    the level it already showed (at `index`, taken with the counts' move), then a plain `sign`
+    under a fresh ref. Nothing in the log ties the new ref to the old one; only the signer's
+    receipt, holding both salts, does. They are adjacent in the log (one transaction): see
+    docs/public-log.md for what that still tells an observer."""
+    _log(signature, "withdraw", index=index, level=old_level)
+    _new_ref(signature)
+    signature.save(update_fields=["log_ref", "log_salts"])
+    return _log(signature, "sign")
+
+
+def _log(
+    signature: Signature,
+    kind: str,
+    *,
+    index: int | None = None,
+    also=None,
+    level: str | None = None,
+    **extra,
+) -> int:
     """Append the signature's change to its letter's public log (same transaction). `also`
     makes, from the entry's index, statements to run with the entry's INSERT."""
     if index is None:
@@ -327,7 +365,7 @@ def _log(signature: Signature, kind: str, *, index: int | None = None, also=None
     return tlog.append(
         letter=signature.letter,
         kind=kind,
-        level=signature.visibility,
+        level=level or _logged_level(signature),
         employee=signature.is_verified_employee,
         version=signature.version.number if signature.version_id else None,
         ref=signature.log_ref,
@@ -426,8 +464,9 @@ def change_level(*, signature_id: int, visibility: str) -> bool:
 
 
 def _set_level(signature: Signature, visibility: str) -> None:
-    """Move a (locked) signature to another level, keeping counts and the log exact."""
-    previous = signature.visibility
+    """Move a (locked) signature to another level, keeping counts and the log exact. A hidden
+    one's log moves when it is restored (restore_signature)."""
+    previous, logged = signature.visibility, _logged_level(signature)
     signature.visibility = visibility
     if visibility == Level.PRIVATE:
         _set_aside_identity(signature, name=signature.name, email=signature.email)
@@ -435,7 +474,7 @@ def _set_level(signature: Signature, visibility: str) -> None:
     signature.save()
     if signature.is_counted:
         index, _ = tlog.allocate(signature.letter_id, counts={previous: -1, visibility: +1})
-        _log(signature, "relevel", from_level=previous, index=index)
+        _supersede(signature, old_level=logged, index=index)
         _purge_pages(signature.letter_id)
 
 
@@ -791,7 +830,11 @@ def restore_signature(*, letter_id: int, signature_id: int, actor, note: str = "
     signature.hidden_reason = ""
     signature.save(update_fields=["is_hidden", "hidden_reason"])
     if signature.is_counted:
-        _count_and_log(signature, +1, "restore")
+        logged = _logged_level(signature)
+        if logged == signature.visibility:
+            _count_and_log(signature, +1, "restore")
+        else:  # its level changed while hidden: restoring its old ref would tie the two
+            _count_and_log(signature, +1, "restore", supersede_from=logged)
     _audit(letter_id, actor, AuditEvent.Action.RESTORE, target=_target(signature), reason=note)
     return True
 

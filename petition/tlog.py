@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from . import merkle, notes
@@ -390,10 +391,12 @@ def receipt(
     ref: str,
     identifier: str,
     checkpoint: Checkpoint | None = None,
+    earlier: Sequence[dict] = (),
 ) -> dict:
     """What the signer keeps: the entry's index and ref with the salt that proves it theirs, and
-    a signed checkpoint (`checkpoint`, else the latest, signed now if there is none yet)."""
-    return {
+    a signed checkpoint (`checkpoint`, else the latest, signed now if there is none yet).
+    `earlier`: the {index, salt, ref} of the signature's entries before its level changes."""
+    made = {
         "letter": letter.slug,
         "index": index,
         "id": identifier,
@@ -401,6 +404,41 @@ def receipt(
         "ref": ref,
         "checkpoint": (checkpoint or latest_checkpoint(letter)).note,
     }
+    if earlier:
+        made["earlier"] = list(earlier)
+    return made
+
+
+def receipt_for_signature(letter: Letter, *, public_id, salts: Sequence[dict]) -> dict | None:
+    """The receipt for a signature's whole history, rebuilt from the salts it kept: its current
+    entry, and every earlier one (the `sign` entry is the first to carry each ref). None if it
+    has no logged entry it holds the salt of."""
+    identifier = public_id.bytes
+    known = [
+        (bytes.fromhex(item["salt"]), ref_for(bytes.fromhex(item["salt"]), identifier))
+        for item in salts
+        if item.get("salt")
+    ]
+    first = dict(
+        LogEntry.objects.filter(letter=letter, ref__in=[ref for _salt, ref in known])
+        .values("ref")
+        .annotate(first=Min("index"))
+        .values_list("ref", "first")
+    )
+    items = [
+        {"index": first[ref], "salt": salt.hex(), "ref": ref} for salt, ref in known if ref in first
+    ]
+    if not items:
+        return None
+    *earlier, current = items
+    return receipt(
+        letter,
+        index=current["index"],
+        salt=bytes.fromhex(current["salt"]),
+        ref=current["ref"],
+        identifier=str(public_id),
+        earlier=earlier,
+    )
 
 
 def status_of(letter: Letter, ref: str, index: int) -> dict:

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import emails, pagecache, ratelimit, services, tokens
+from . import emails, pagecache, ratelimit, services, tlog, tokens
 from .forms import LEVEL_HELP, EmailForm, LevelForm, SignForm
 from .models import CoSignature, Letter, Signature
 
@@ -261,7 +261,11 @@ def manage(request, slug: str, token: str):
         level_form = LevelForm(current=signature.visibility)
     if _may_reverify(signature):
         reverify_form = EmailForm()
-    context = {"letter": letter, "signature": signature}
+    context = {
+        "letter": letter,
+        "signature": signature,
+        "receipt_json": _receipt_json(letter, signature),
+    }
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "withdraw":
@@ -327,6 +331,16 @@ def reverify(request, slug: str, token: str):
         "petition/reverify.html",
         {"letter": letter, "done": done, "posted": request.method == "POST"},
     )
+
+
+def _receipt_json(letter: Letter, signature: Signature) -> str:
+    """The receipt for the signature's whole history (every level it has had), for its signer."""
+    if signature.status != Signature.Status.VERIFIED:
+        return ""
+    found = tlog.receipt_for_signature(
+        letter, public_id=signature.public_id, salts=signature.log_salts
+    )
+    return json.dumps(found, indent=1) if found else ""
 
 
 @require_http_methods(["GET", "POST"])
@@ -514,45 +528,69 @@ def widget(request, slug: str):
 
 # --- Organiser workspace (issue 5): the text's versions, and stopping updates -----------------
 
-import difflib  # noqa: E402
+from django.core.cache import cache  # noqa: E402
 
+from . import params  # noqa: E402
+from .linediff import changes as _compute_diff  # noqa: E402
 from .models import LetterVersion, render_markdown  # noqa: E402
+
+# Rendering the largest, worst text allowed costs about 0.4 s of CPU (Markdown); a page renders
+# at most this many once, and every later reader gets them from the cache.
+VERSIONS_PER_PAGE = 3
 
 
 def _diff(before: LetterVersion, after: LetterVersion) -> list[tuple[str, str]]:
-    """What changed from one version to the next, line by line: ("add"|"del"|"same", line),
-    with unchanged stretches cut to two lines of context around each change."""
-    old = [f"# {before.title}", "", *before.body.splitlines()]
-    new = [f"# {after.title}", "", *after.body.splitlines()]
-    lines = []
-    for group in difflib.SequenceMatcher(None, old, new, autojunk=False).get_grouped_opcodes(2):
-        if lines:
-            lines.append(("gap", "…"))
-        for tag, i1, i2, j1, j2 in group:
-            if tag == "equal":
-                lines += [("same", line) for line in old[i1:i2]]
-                continue
-            lines += [("del", line) for line in old[i1:i2]]
-            lines += [("add", line) for line in new[j1:j2]]
-    return lines
+    """What changed from one version to the next, computed once per pair: versions never change,
+    so the pair's ids are the key for good (the cache fails soft: down, it is a miss)."""
+    key = f"versions-diff:{before.pk}:{after.pk}"
+    found = cache.get(key)
+    if found is None:
+        old = [f"# {before.title}", "", *before.body.splitlines()]
+        new = [f"# {after.title}", "", *after.body.splitlines()]
+        found = _compute_diff(old, new)
+        cache.set(key, found, timeout=None)
+    return found
+
+
+def _version_html(version: LetterVersion) -> str:
+    """A version's text as HTML, rendered once for all processes: versions never change."""
+    key = f"versions-html:{version.pk}"
+    html = cache.get(key)
+    if html is None:
+        html = render_markdown(version.body)
+        cache.set(key, html, timeout=None)
+    return html
 
 
 def letter_versions(request, slug: str):
-    """The history of a letter's text: each version, how many signed it, and what changed."""
+    """The history of a letter's text, newest first, a few versions a page: each version, how
+    many signed it, and what changed from the one before."""
     letter = _public_letter(slug)
-    versions = list(letter.versions.order_by("number"))
+    newest = letter.versions.order_by("-number")
+    total = newest.count()
+    pages = max(1, -(-total // VERSIONS_PER_PAGE))
+    number = params.page(request.GET.get("page"), last=pages)
+    start = (number - 1) * VERSIONS_PER_PAGE
+    # One more than shown: the oldest shown needs the version before it for its diff.
+    versions = list(newest[start : start + VERSIONS_PER_PAGE + 1])
     history = [
         {
             "version": version,
-            "html": render_markdown(version.body),
-            "changes": _diff(versions[n - 1], version) if n else None,
+            "html": _version_html(version),
+            "changes": _diff(versions[n + 1], version) if n + 1 < len(versions) else None,
         }
-        for n, version in enumerate(versions)
+        for n, version in enumerate(versions[:VERSIONS_PER_PAGE])
     ]
     return render(
         request,
         "petition/versions.html",
-        {"letter": letter, "history": history[::-1]},
+        {
+            "letter": letter,
+            "history": history,
+            "page": number,
+            "pages": pages,
+            "current": total,
+        },
     )
 
 

@@ -106,6 +106,19 @@ def sign_data(**overrides) -> dict:
     return data
 
 
+def tamper(value: str, *, at: int = -1) -> str:
+    """`value` with the character at `at` swapped for a different one of the same kind (a hex
+    digit for a hex digit, a base64url letter for a letter), so the result is as well-formed as
+    the original but certainly not equal to it."""
+    position = at % len(value)
+    old = value[position]
+    alphabet = "0123456789abcdef" if old in "0123456789abcdef" else "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    new = alphabet[(alphabet.index(old) + 1) % len(alphabet)] if old in alphabet else alphabet[0]
+    changed = value[:position] + new + value[position + 1 :]
+    assert changed != value and len(changed) == len(value)
+    return changed
+
+
 def link_in(message, path_part: str) -> str:
     """The first link in a mail's text whose path contains path_part, without the site prefix."""
     body = message.body if hasattr(message, "body") else message

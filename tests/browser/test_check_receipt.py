@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from petition import services, tlog
 from petition.models import Signature
+from tests.conftest import tamper
 
 pytestmark = [
     pytest.mark.browser,
@@ -54,7 +55,7 @@ def test_the_browser_sees_a_withdrawal(page, live_server, letter):
 
 def test_a_forged_receipt_fails_in_the_browser_and_on_the_server(page, live_server, letter):
     receipt = real_receipt(letter)
-    forged = {**receipt, "salt": "11" * 32}
+    forged = {**receipt, "salt": tamper(receipt["salt"])}
     open_check(page, live_server, letter, json.dumps(forged))
     page.get_by_role("button", name="Check in my browser").click()
     expect(page.locator("#browser-result")).to_contain_text("Browser check failed")
@@ -68,3 +69,29 @@ def test_a_receipt_pointing_at_another_entry_fails(page, live_server, letter):
     open_check(page, live_server, letter, json.dumps({**receipt, "index": 0}))
     page.get_by_role("button", name="Check in my browser").click()
     expect(page.locator("#browser-result")).to_contain_text("is not your signature")
+
+
+def test_a_receipt_after_level_changes_verifies_its_whole_history(page, live_server, letter):
+    services.sign(letter=letter, name="Ada", email="ada@example.com", visibility="public")
+    signature = Signature.objects.get(letter=letter)
+    services.verify(signature_id=signature.pk)
+    real_receipt(letter, "someone@example.net")
+    services.change_level(signature_id=signature.pk, visibility="anonymous")
+    services.change_level(signature_id=signature.pk, visibility="private")
+    signature.refresh_from_db()
+    receipt = tlog.receipt_for_signature(
+        letter, public_id=signature.public_id, salts=signature.log_salts
+    )
+    tlog.checkpoint(letter_id=letter.pk)
+    assert [item["index"] for item in receipt["earlier"]] == [0, 3] and receipt["index"] == 5
+    open_check(page, live_server, letter, json.dumps(receipt))
+    page.get_by_role("button", name="Check in my browser").click()
+    expect(page.locator("#browser-result")).to_contain_text(
+        "entry 5 is in the signed checkpoint of 6 entries, and it is still counted. Before your "
+        "change of level it was entry 0, 3, withdrawn since."
+    )
+    # An earlier entry that is someone else's fails, in the browser as on the server.
+    other = {**receipt, "earlier": [{**receipt["earlier"][0], "index": 1}]}
+    open_check(page, live_server, letter, json.dumps(other))
+    page.get_by_role("button", name="Check in my browser").click()
+    expect(page.locator("#browser-result")).to_contain_text("Browser check failed")

@@ -25,7 +25,7 @@ from petition.models import (
     Signature,
     Tally,
 )
-from tests.conftest import sign_data
+from tests.conftest import sign_data, tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -69,15 +69,23 @@ def test_verification_appends_a_sign_entry_with_no_identity(letter):
     assert hashlib.sha256(salt + signature.public_id.bytes).hexdigest() == signature.log_ref
 
 
-def test_withdraw_and_relevel_append_entries_with_the_same_ref(letter):
+def test_a_level_change_starts_a_new_ref_and_a_withdrawal_repeats_the_current_one(letter):
     [pk] = make_pending(letter, 1)
     signature, _ = services.verify(signature_id=pk)
+    first = signature.log_ref
     services.change_level(signature_id=pk, visibility="private")
     services.withdraw(signature_id=pk)
     entries = [json.loads(raw) for raw in all_entries(letter)]
-    assert [e["kind"] for e in entries] == ["sign", "relevel", "withdraw"]
-    assert {e["ref"] for e in entries} == {signature.log_ref}
-    assert entries[1]["from"] == "public" and entries[1]["level"] == "private"
+    assert [(e["kind"], e["level"]) for e in entries] == [
+        ("sign", "public"),
+        ("withdraw", "public"),
+        ("sign", "private"),
+        ("withdraw", "private"),
+    ]
+    second = Signature.objects.get(pk=pk).log_ref
+    assert second != first
+    assert [e["ref"] for e in entries] == [first, first, second, second]
+    assert not any("from" in e for e in entries)
 
 
 def test_pending_withdrawal_appends_nothing(letter):
@@ -383,7 +391,7 @@ def test_receipt_checks_out_and_then_shows_withdrawal(client, letter, deliver):
 def test_forged_receipts_are_refused(client, letter, deliver):
     receipt = verified_receipt(client, letter, deliver)
     url = reverse("log_check", args=[letter.slug])
-    forged = {**receipt, "salt": "00" * 32}
+    forged = {**receipt, "salt": tamper(receipt["salt"])}
     assert client.post(url, {"receipt": json.dumps(forged)}).status_code == 400
     other = {**receipt, "index": 5}
     assert client.post(url, {"receipt": json.dumps(other)}).status_code == 400
@@ -442,9 +450,8 @@ def test_auditor_passes_and_its_counts_match_the_tally(audited, letter, live_ser
     tally = Tally.objects.get(letter=letter)
     assert counts["verified"] == tally.verified == 4
     assert counts["entries_by_kind"] == {
-        "sign": 6,
-        "relevel": 1,
-        "withdraw": 1,
+        "sign": 7,
+        "withdraw": 2,
         "hide": 2,
         "restore": 1,
     }
@@ -459,7 +466,7 @@ def test_auditor_passes_and_its_counts_match_the_tally(audited, letter, live_ser
     [pk] = make_pending(letter, 1, "private")
     services.verify(signature_id=pk)
     tlog.checkpoint(letter_id=letter.pk)
-    assert "consistency: with the checkpoint of 11 seen before, ok" in audit(
+    assert "consistency: with the checkpoint of 12 seen before, ok" in audit(
         live_server, letter, tmp_path
     )
 
@@ -472,7 +479,9 @@ def _fails(live_server, letter, tmp_path, expected: str):
 
 def test_auditor_catches_an_edited_entry(audited, letter, live_server, tmp_path):
     entry = LogEntry.objects.get(letter=letter, index=2)
-    entry.data = bytes(entry.data).replace(b'"public"', b'"private"')
+    edited = bytes(entry.data).replace(b'"public"', b'"private"')
+    assert edited != bytes(entry.data)
+    entry.data = edited
     entry.save()
     _fails(live_server, letter, tmp_path, "root mismatch")
 
@@ -491,7 +500,7 @@ def test_auditor_catches_reordered_entries(audited, letter, live_server, tmp_pat
 
 
 def test_auditor_catches_a_checkpoint_that_shrinks(audited, letter, live_server, tmp_path):
-    audit(live_server, letter, tmp_path)  # remembers the checkpoint of 11
+    audit(live_server, letter, tmp_path)  # remembers the checkpoint of 12
     LogEntry.objects.filter(letter=letter, index__gte=7).delete()
     LogNode.objects.filter(letter=letter).delete()
     Checkpoint.objects.filter(letter=letter).delete()

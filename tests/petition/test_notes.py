@@ -296,6 +296,7 @@ def test_same_name_other_key_is_ignored(signer, verifier):
 def test_same_key_id_other_name_is_ignored(signer, verifier):
     note = signer.sign_note("text\n")
     renamed = note.replace(f"\u2014 {ORIGIN} ", "\u2014 other.example/log ")
+    assert renamed != note
     with pytest.raises(UnverifiedNoteError):
         verifier.verify(renamed)
 
@@ -338,8 +339,10 @@ def test_error_classes_are_value_errors(verifier):
 def test_malformed_signed_notes(signer, verifier, mangle):
     note = signer.sign_note("line one\nline two\n")
     assert verifier.verify(note)
+    mangled = mangle(note)
+    assert mangled != note
     with pytest.raises(MalformedNoteError):
-        verifier.verify(mangle(note))
+        verifier.verify(mangled)
 
 
 def test_non_canonical_base64_is_malformed(signer, verifier):
@@ -353,6 +356,7 @@ def test_non_canonical_base64_is_malformed(signer, verifier):
     assert last % 4 == 0
     sloppy = encoded[:-2] + alphabet[last + 1] + "="
     assert base64.b64decode(sloppy) == base64.b64decode(encoded)
+    assert note.replace(encoded, sloppy) != note
     with pytest.raises(MalformedNoteError):
         verifier.verify(note.replace(encoded, sloppy))
 

@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from petition import tokens
 from petition.models import Signature, Tally
-from tests.conftest import link_in, sign_data
+from tests.conftest import link_in, sign_data, tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +58,7 @@ def test_thanks_page_offers_share_link_and_receipt(client, letter, pending):
 
 def test_tampered_token_gets_a_400_page(client, letter, pending):
     _, link = pending
-    tampered = link.rstrip("/")[:-3] + "abc/"
+    tampered = tamper(link.rstrip("/")) + "/"
     response = client.post(tampered)
     assert response.status_code == 400
     assert b"does not work" in response.content

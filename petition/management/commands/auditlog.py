@@ -27,7 +27,8 @@ class Command(BaseCommand):
         "Check a letter's public log at BASE_URL: the checkpoint's signature against the published "
         "key, the root recomputed from every entry, inclusion proofs, consistency with the "
         "checkpoint seen last time (kept under var/auditlog/), and that every withdraw or hide "
-        "undoes an earlier sign. Prints the counts; exits non-zero on any mismatch."
+        "undoes an earlier sign at the level that sign showed (a level change is a withdrawal "
+        "and a new sign under a fresh ref). Prints the counts; exits non-zero on any mismatch."
     )
 
     def add_arguments(self, parser):
@@ -158,6 +159,20 @@ class Command(BaseCommand):
         host = urllib.parse.urlsplit(base).netloc.replace(":", "_")
         return folder / f"{host}__{slug}.json"
 
+    @staticmethod
+    def _check_same_level(seq: int, entry: dict, counted: dict | None) -> None:
+        """A ref shows one level for good: a level change is a withdrawal and a new `sign` under
+        a fresh ref, so an undo that named another level than its sign would tie the signer's
+        old level to the new one. (`relevel` entries, from logs written before, did that
+        openly; they are replayed, and counted under entries_by_kind.)"""
+        if counted is None or entry["kind"] == "relevel":
+            return
+        if entry.get("level") != counted.get("level"):
+            raise AuditFailure(
+                f"entry {seq} ({entry['kind']}) shows level {entry.get('level')!r} for a ref "
+                f"signed at {counted.get('level')!r}: a ref must keep its level"
+            )
+
     def _replay(self, entries: list[bytes], slug: str) -> dict:
         """Replay the entries: every undo must undo something counted; return the counts."""
         live: dict[str, dict] = {}  # ref -> the entry that counts it
@@ -187,6 +202,7 @@ class Command(BaseCommand):
             if kind not in KINDS:
                 raise AuditFailure(f"entry {seq} has unknown kind {kind!r}")
             kinds[kind] += 1
+            self._check_same_level(seq, entry, live.get(ref) or hidden.get(ref))
             if kind in ("sign", "cosign"):
                 if ref in live or ref in hidden:
                     raise AuditFailure(f"entry {seq} signs ref {ref[:12]}… a second time")

@@ -1,10 +1,9 @@
 import sys
-from datetime import date
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from petition import exports, services
+from petition import exports, params, services
 from petition.models import Letter, Level
 
 
@@ -29,8 +28,8 @@ class Command(BaseCommand):
         )
         parser.add_argument("--level", choices=[level.value for level in Level], default="")
         parser.add_argument("--text-version", type=int, default=None, dest="version")
-        parser.add_argument("--since", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
-        parser.add_argument("--until", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
+        parser.add_argument("--since", type=params.iso_day, default=None, help="YYYY-MM-DD")
+        parser.add_argument("--until", type=params.iso_day, default=None, help="YYYY-MM-DD")
         parser.add_argument("--output", "-o", default="-", help="A file path, or - for stdout.")
         parser.add_argument(
             "--user", default=None, help="The email of the account to log the export under."
