@@ -198,11 +198,11 @@ def relay(
     while time.monotonic() - started < budget:
         try:
             batch = claim(limit=batch_size)
-        except DatabaseError as exc:
+        except DatabaseError:
             # The database went away (a restart): nothing was claimed, so nothing is lost. End
             # with a warning and come back; the worker replaces its connection before the next
-            # task. The class name only: a database error's text can quote a row.
-            logger.warning("mail relay ended: the database is unreachable (%s)", type(exc).__name__)
+            # task. No error text: a database error's can quote a row.
+            logger.warning("mail relay ended: the database is unreachable")
             if before_last_look is not None:
                 before_last_look()
             return {"sent": sent, "again": float(settings.MAIL_RETRY_BACKOFF)}
