@@ -133,6 +133,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First of all: /healthz and /readyz answer load balancers probing by address over HTTP,
+    # before host validation and the HTTPS redirect (config/health.py).
+    "config.health.HealthMiddleware",
     # Outermost: a database too busy to answer in time is a 503 "please try again", never a 500.
     "config.busy.DatabaseBusyMiddleware",
     "django.middleware.security.SecurityMiddleware",
