@@ -279,6 +279,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "undersigned")
 CELERY_TIMEZONE = "UTC"
+# Beat answers `celery inspect ping --destination celerybeat@HOST` while its scheduler ticks: the
+# container health check of the beat service.
+CELERY_BEAT_ENABLE_REMOTE_CONTROL = True
 CELERY_BEAT_SCHEDULE = {
     "requeue-unsent-mail": {"task": "petition.tasks.requeue_unsent_mail", "schedule": 60.0},
     "close-due-letters": {"task": "petition.tasks.close_letters_past_deadline", "schedule": 60.0},
