@@ -2,6 +2,8 @@
 # An exact Python release on an exact Debian release: a rebuild gets the same interpreter.
 FROM python:3.12.12-slim-bookworm AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# Static files are collected into the image, apart from the /app/var volume.
+ENV STATIC_ROOT=/app/staticfiles
 WORKDIR /app
 RUN useradd --create-home --uid 1000 app
 COPY requirements/base.txt requirements/base.txt

@@ -226,7 +226,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+# The image collects static files outside VAR_DIR: a volume on VAR_DIR keeps its first content,
+# and would serve the first release's files to every later one.
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or VAR_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Hashed, compressed static files need `collectstatic` first (the Dockerfile runs it); tests and
 # `make run` serve the files straight from static/.
