@@ -60,6 +60,9 @@ def database_from_url(url: str) -> dict:
             # Persistent connections, checked before use so a restarted PostgreSQL is survived.
             "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
             "CONN_HEALTH_CHECKS": True,
+            # Behind PgBouncer in transaction mode a cursor declared in one transaction is gone
+            # in the next: querysets' .iterator() then reads in chunks on the client instead.
+            "DISABLE_SERVER_SIDE_CURSORS": env_bool("DATABASE_DISABLE_SERVER_SIDE_CURSORS", False),
             "OPTIONS": options,
         }
     if parts.scheme == "sqlite":

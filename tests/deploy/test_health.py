@@ -110,3 +110,16 @@ def test_a_key_other_than_the_one_that_signed_the_log_is_503(client, settings, l
 
 def test_a_post_to_a_probe_path_is_not_answered_by_the_probe(client):
     assert client.post("/readyz").status_code == 404
+
+
+def test_pgbouncer_transaction_mode_settings_come_from_the_environment(monkeypatch):
+    from config.settings import database_from_url
+
+    url = "postgres://u:p@pgbouncer:6432/undersigned"
+    monkeypatch.setenv("DATABASE_DISABLE_SERVER_SIDE_CURSORS", "1")
+    monkeypatch.setenv("DATABASE_CONN_MAX_AGE", "0")
+    database = database_from_url(url)
+    assert database["DISABLE_SERVER_SIDE_CURSORS"] is True
+    assert database["CONN_MAX_AGE"] == 0
+    monkeypatch.delenv("DATABASE_DISABLE_SERVER_SIDE_CURSORS")
+    assert database_from_url(url)["DISABLE_SERVER_SIDE_CURSORS"] is False
