@@ -4,6 +4,7 @@ stack's plan runs once the documented mapping (hosts, ports, volumes, env_file) 
 
 import copy
 import json
+import os
 import re
 import shlex
 from pathlib import Path
@@ -60,7 +61,7 @@ def mapped(text: str, pairs: list[tuple[str, str]]) -> str:
 
 def differences(run_dir: Path, processes: dict, mapping: compose.Mapping) -> list[str]:
     env_file = compose.read_env_file(run_dir / ".env")
-    variables = {**env_file, **__import__("os").environ}
+    variables = {**env_file, **os.environ}
     text = (ROOT / "docker-compose.yml").read_text()
     raw = yaml.safe_load(text)
     image_env, image_cmd = dockerfile()
