@@ -336,9 +336,17 @@ class Stack:
         stamp.write_text(fingerprint)
 
     def up(self) -> None:
+        """Start in dependency order, waiting where compose waits: for a dependency to be
+        healthy (service_healthy) or to have finished (service_completed_successfully). Then
+        every long-running service must pass its own health check."""
         self.build()
+        healthy: set[str] = set()
         for name in compose.start_order(self.processes):
             process = self.processes[name]
+            for dependency, condition in _conditions(process.compose).items():
+                if condition == "service_healthy" and dependency not in healthy:
+                    self.wait_healthy(dependency)
+                    healthy.add(dependency)
             print(f"starting {name}", flush=True)
             if process.kind == "postgres":
                 self.start_postgres(process)
@@ -350,12 +358,11 @@ class Stack:
                 proc = self.spawn(name, process.argv, process.env, process.cwd)
                 if proc.wait(timeout=600) != 0:
                     raise SystemExit(f"{name} failed: see {self.logs}/{name}.log")
-                continue
             else:
                 self.spawn(name, process.argv, process.env, process.cwd)
-            # Services wait for a healthy dependency only where compose says so; waiting for
-            # each in turn is the same order, and the worker's and beat's checks are proven.
-            self.wait_healthy(name)
+        for name, process in self.processes.items():
+            if not process.one_off and name not in healthy:
+                self.wait_healthy(name)
         print(f"stack up: {self.web_url} (mail at {self.mail_url}), logs in {self.logs}")
 
     def down(self) -> None:
@@ -373,6 +380,15 @@ class Stack:
             with contextlib.suppress(subprocess.CalledProcessError):
                 self.pg_ctl("-m", "fast", "stop")
         self.state_file.unlink(missing_ok=True)
+
+
+def _conditions(service: dict) -> dict[str, str]:
+    depends = service.get("depends_on") or {}
+    if isinstance(depends, list):
+        return dict.fromkeys(depends, "service_started")
+    return {
+        name: (spec or {}).get("condition", "service_started") for name, spec in depends.items()
+    }
 
 
 def _answers(url: str) -> bool:

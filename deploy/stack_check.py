@@ -252,7 +252,7 @@ def compose_healthchecks_pass(processes: dict) -> None:
         assert result.returncode == 0, f"{name}'s compose health check failed: {result.stdout}"
 
 
-def run(web: str, mail: str, processes: dict) -> None:
+def run(web: str, mail: str, processes: dict) -> int:
     """Every step asserts what a person would see; the first that fails stops the run."""
     site = Site(web, mail)
     listing = requests.get(f"{mail}/api/v1/messages", timeout=10).json()
@@ -273,6 +273,14 @@ def run(web: str, mail: str, processes: dict) -> None:
     print(audit_log(web, web_env, logged + len(signers)).strip(), flush=True)
     compose_healthchecks_pass(processes)
     print("worker and beat answer their compose health checks", flush=True)
+    return verified_count(site)
+
+
+def kept_after_restart(web: str, mail: str, counted: int) -> None:
+    site = Site(web, mail)
+    assert site.get("/readyz").json()["status"] == "ready"
+    assert verified_count(site) == counted, "every signature survives a restart"
+    print(f"a restart kept all {counted} signatures", flush=True)
 
 
 def fresh_stack() -> int:
@@ -283,7 +291,13 @@ def fresh_stack() -> int:
     running = stack.Stack(run_dir)
     try:
         running.up()
-        run(running.web_url, running.mail_url, running.processes)
+        counted = run(running.web_url, running.mail_url, running.processes)
+        # Stopped and started again on the same folders, as `docker compose down && up` keeps
+        # the volumes: PostgreSQL's data and the app's var/.
+        running.down()
+        running = stack.Stack(run_dir)
+        running.up()
+        kept_after_restart(running.web_url, running.mail_url, counted)
     except BaseException:
         for log in sorted(running.logs.glob("*.log")):
             print(f"--- {log.name} (last lines)", file=sys.stderr)

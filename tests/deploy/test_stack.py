@@ -28,6 +28,7 @@ def test_the_compose_stack_serves_signers_organisations_and_auditors():
         "exported the signatures as CSV",
         "audit passed",
         "worker and beat answer their compose health checks",
+        "a restart kept all 3 signatures",
         "stack test passed",
     ):
         assert step in result.stdout, step
