@@ -10,7 +10,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions
 PG_URL ?= postgres://postgres@127.0.0.1:5432/undersigned
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: run test bench lint format lock services chromium check check-deploy audit clean
+.PHONY: run test bench lint format lock services chromium check check-deploy audit clean stack stack-test
 
 $(VENV)/.base: requirements/base.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is needed (python3.12 on PATH)."; exit 1; }
@@ -37,6 +37,15 @@ chromium:
 test: $(VENV)/.dev services chromium
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=0 STATIC_MANIFEST=0 SECRET_KEY=test-secret-key-not-for-production \
 		$(PY) -m pytest $(PYTEST_ARGS)
+
+# docker-compose.yml's services as local processes, without Docker (deploy/stack.py): the same
+# commands and environment, PostgreSQL, Redis and a mail sink of their own under var/stack.
+stack: $(VENV)/.dev
+	$(PY) -m deploy.stack up
+
+# A fresh stack driven over HTTP (deploy/stack_check.py), then stopped and removed.
+stack-test: $(VENV)/.dev
+	$(PY) -m deploy.stack_check
 
 bench: $(VENV)/.dev services
 	@bin/ensure-wrk

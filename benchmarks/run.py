@@ -771,6 +771,33 @@ def seed(b: Bench) -> None:
 SEED_HOOKS: list = []
 
 
+def gunicorn_argv(b: Bench, workers: int) -> list[str]:
+    worker_class = (
+        ["-k", "gthread", "--threads", str(b.args.threads)]
+        if b.args.threads > 1
+        else ["-k", "sync"]
+    )
+    return [
+        PY,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{b.web_port}",
+        "--workers",
+        str(workers),
+        *worker_class,
+        "--timeout",
+        "120",
+        "--graceful-timeout",
+        "5",
+        "--keep-alive",
+        "5",
+        "--log-level",
+        "warning",
+    ]
+
+
 def start_servers(b: Bench) -> None:
     redis = b.start(
         "redis",
@@ -811,33 +838,7 @@ def start_servers(b: Bench) -> None:
         ],
     )
     wait_until(lambda: " ready." in worker.log.read_text(), 60, "Celery worker", worker.popen)
-    worker_class = (
-        ["-k", "gthread", "--threads", str(b.args.threads)]
-        if b.args.threads > 1
-        else ["-k", "sync"]
-    )
-    web = b.start(
-        "gunicorn",
-        [
-            PY,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{b.web_port}",
-            "--workers",
-            str(b.args.workers),
-            *worker_class,
-            "--timeout",
-            "120",
-            "--graceful-timeout",
-            "5",
-            "--keep-alive",
-            "5",
-            "--log-level",
-            "warning",
-        ],
-    )
+    web = b.start("gunicorn", gunicorn_argv(b, b.args.workers))
     wait_until(lambda: b.get("/bench/floor/constant/")[0] == 200, 60, "gunicorn", web.popen)
     # Load every worker's code and database connection before the first figure.
     subprocess.run(
@@ -1558,6 +1559,45 @@ def embedded_default(b: Bench) -> dict:
             if outcome.failed:
                 b.notes.append(f"embedded default at {clients}: {len(outcome.failed)} lost")
     return {**figures, "embedded_server_errors": errors}
+
+
+SCALE_WORKERS = (1, 2, 4)
+
+
+@phase(
+    doc={
+        f"scale_{what}_per_s_w{n}": f"{label} with {n} gunicorn worker{'s' * (n > 1)}"
+        f" on the same database, wrk saturated"
+        for n in SCALE_WORKERS
+        for what, label in (("sign", "sign POSTs/s"), ("letter_page", "letter page GETs/s"))
+    }
+)
+def scaling(b: Bench) -> dict:
+    """The app server alone grown from 1 to 2 to 4 worker processes (the rest unchanged: one
+    PostgreSQL, one Redis, one Celery worker), so a user sees how one machine scales. Runs last:
+    it replaces the gunicorn the other phases used."""
+    figures = {}
+    for n in SCALE_WORKERS:
+        for proc in [p for p in b.procs if p.name.startswith("gunicorn")]:
+            if proc.popen.poll() is None:
+                os.killpg(proc.popen.pid, signal.SIGTERM)
+                proc.popen.wait(15)
+        wait_until(lambda: not port_open(b.web_port), 15, "the previous gunicorn to stop")
+        web = b.start(f"gunicorn-w{n}", gunicorn_argv(b, n))
+        wait_until(lambda: b.get("/bench/floor/constant/")[0] == 200, 60, "gunicorn", web.popen)
+        page = b.wrk(f"/letters/{SLUG}/", script="get.lua", seconds=6)
+        csrf = b.csrf_file(2)
+        signing = b.wrk(
+            f"/letters/{SLUG}/sign/",
+            script="sign.lua",
+            args=[f"/letters/{SLUG}/sign/", csrf, f"scale{n}-{secrets.token_hex(3)}"],
+            seconds=8,
+        )
+        b.drain_mail()
+        b.details[f"scaling_w{n}"] = {"letter_page": page, "sign": signing}
+        figures[f"scale_letter_page_per_s_w{n}"] = page["per_s"]
+        figures[f"scale_sign_per_s_w{n}"] = signing["per_s"]
+    return figures
 
 
 # --- report ---------------------------------------------------------------------------------

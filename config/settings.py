@@ -60,6 +60,9 @@ def database_from_url(url: str) -> dict:
             # Persistent connections, checked before use so a restarted PostgreSQL is survived.
             "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
             "CONN_HEALTH_CHECKS": True,
+            # Behind PgBouncer in transaction mode a cursor declared in one transaction is gone
+            # in the next: querysets' .iterator() then reads in chunks on the client instead.
+            "DISABLE_SERVER_SIDE_CURSORS": env_bool("DATABASE_DISABLE_SERVER_SIDE_CURSORS", False),
             "OPTIONS": options,
         }
     if parts.scheme == "sqlite":
@@ -157,6 +160,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First of all: /healthz and /readyz answer load balancers probing by address over HTTP,
+    # before host validation and the HTTPS redirect (config/health.py).
+    "config.health.HealthMiddleware",
     # Outermost: a database too busy to answer in time is a 503 "please try again", never a 500.
     "config.busy.DatabaseBusyMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -255,7 +261,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+# The image collects static files outside VAR_DIR: a volume on VAR_DIR keeps its first content,
+# and would serve the first release's files to every later one.
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or VAR_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Hashed, compressed static files need `collectstatic` first (the Dockerfile runs it); tests and
 # `make run` serve the files straight from static/.
@@ -333,6 +341,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "undersigned")
 CELERY_TIMEZONE = "UTC"
+# Beat answers `celery inspect ping --destination celerybeat@HOST` while its scheduler ticks: the
+# container health check of the beat service.
+CELERY_BEAT_ENABLE_REMOTE_CONTROL = True
 CELERY_BEAT_SCHEDULE = {
     # The outbox relay is queued by every commit that writes mail; this runs it as a sweep too.
     "relay-mail": {"task": "petition.tasks.relay_mail", "schedule": 30.0},

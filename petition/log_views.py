@@ -23,9 +23,9 @@ class BadParameter(ValueError):
     pass
 
 
-def _cors(response: HttpResponse, max_age: int) -> HttpResponse:
+def _cors(response: HttpResponse, max_age: int, *, immutable: bool = False) -> HttpResponse:
     response["Access-Control-Allow-Origin"] = "*"
-    response["Cache-Control"] = f"public, max-age={max_age}"
+    response["Cache-Control"] = f"public, max-age={max_age}" + (", immutable" if immutable else "")
     return response
 
 
@@ -103,8 +103,11 @@ def entries(request, slug: str):
     # Past the end of the log, or more than a page: the entries there are, as clients expect.
     end = min(end, size, start + MAX_ENTRIES)
     items = [{"index": i, "data": _b64(data)} for i, data in tlog.entries(letter_id, start, end)]
-    # A full page never changes again; a page that reaches the log's end may still grow.
-    return _cors(JsonResponse({"entries": items}), 86400 if end - start == MAX_ENTRIES else 5)
+    # A full page never changes again: a year, immutable, so a CDN keeps it for good. A page
+    # that reaches the log's end may still grow.
+    if end - start == MAX_ENTRIES:
+        return _cors(JsonResponse({"entries": items}), 31536000, immutable=True)
+    return _cors(JsonResponse({"entries": items}), 5)
 
 
 # The proofs read the letter, its log size and the proof's nodes in one query, so the nodes are
