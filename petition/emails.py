@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.utils.html import escape
 
 from . import tasks, tokens
@@ -32,13 +33,15 @@ def absolute(path: str) -> str:
 
 def queue(*, kind: str, to: str, template: str, context: dict) -> Mail:
     context = {"site_url": settings.SITE_URL, **context}
-    return queue_rendered(
-        kind=kind,
-        to=to,
-        subject=render_to_string(f"{template}_subject.txt", context),
-        text=render_to_string(f"{template}_message.txt", context),
-        html=render_to_string(f"{template}_message.html", context),
-    )
+    # A signer's mails are written in the language they read the letter in; the links in them
+    # were made before, so their paths are the same in every language.
+    signature = context.get("signature")
+    language = getattr(signature, "language", "") or translation.get_language()
+    with translation.override(language):
+        subject = render_to_string(f"{template}_subject.txt", context)
+        text = render_to_string(f"{template}_message.txt", context)
+        html = render_to_string(f"{template}_message.html", context)
+    return queue_rendered(kind=kind, to=to, subject=subject, text=text, html=html)
 
 
 def queue_rendered(*, kind: str, to: str, subject: str, text: str, html: str = "") -> Mail:

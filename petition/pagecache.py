@@ -35,6 +35,7 @@ from django.db.models import StringAgg, TextField, Value
 from django.db.models.functions import MD5, Cast, Coalesce, Concat
 from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
+from django.utils import translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.crypto import salted_hmac
 from django.utils.csp import CSP
@@ -189,7 +190,9 @@ def csrf_placeholder() -> str:
 
 def serve(request, key: str, render: Callable[[str], HttpResponse]) -> HttpResponse:
     """The page under `key`, from this process, the shared cache or `render(placeholder)` (a
-    response rendered with the placeholder as its CSRF token), with the reader's own token in."""
+    response rendered with the placeholder as its CSRF token), with the reader's own token in.
+    Each language has its own page (its interface and the letter's translation)."""
+    key = f"{translation.get_language()}:{key}"
     parts = _local.get(key)
     if parts is None:
         with _lock_for(key):

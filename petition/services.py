@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Organisation
 
-from . import emails, tasks, tlog, tokens
+from . import emails, tasks, tlog, tokens, translations
 from .models import (
     LEVEL_ORDER,
     SETTINGS_FIELDS,
@@ -162,9 +162,11 @@ def sign(
     show_team: bool = False,
     show_city: bool = False,
     wants_updates: bool = False,
+    language: str = "",
     user=None,
 ) -> None:
-    """Record a pending signature and mail its verification link.
+    """Record a pending signature and mail its verification link. `language` is the language
+    the signer read the letter in (the original when blank or not offered).
 
     Returns nothing on purpose: the caller must answer the same whether the address is new,
     pending or already verified. A repeated address gets a mail, never a second signature.
@@ -181,11 +183,15 @@ def sign(
     ):
         _answer_repeat(letter, email)
         return
+    version = letter.versions.order_by("-number").first()
+    text = translations.signed_text(letter, version, language)
     try:
         with transaction.atomic():
             signature = Signature.objects.create(
                 letter=letter,
-                version=letter.versions.order_by("-number").first(),
+                version=version,
+                language=text.language,
+                text_hash=text.hash,
                 name=name.strip(),
                 email=email,
                 email_hash=hashed,
@@ -309,6 +315,8 @@ def _log(signature: Signature, kind: str, *, index: int | None = None, also=None
         level=signature.visibility,
         employee=signature.is_verified_employee,
         version=signature.version.number if signature.version_id else None,
+        language=signature.language if signature.text_hash else None,
+        text=signature.text_hash or None,
         ref=signature.log_ref,
         index=index,
         also=also(index) if also else (),
@@ -1068,6 +1076,7 @@ def sign_as_user(
     show_team: bool = False,
     show_city: bool = False,
     wants_updates: bool = False,
+    language: str = "",
 ) -> AccountSigning:
     """Sign as a signed-in user.
 
@@ -1095,7 +1104,7 @@ def sign_as_user(
         "user": None if visibility == Level.PRIVATE else user,
     }
     if not has_verified_email(user, email):
-        sign(letter=letter, email=email, **details)
+        sign(letter=letter, email=email, language=language, **details)
         return AccountSigning(MAILED)
     email = normalise_email(email)
     hashed = email_hash(email)
@@ -1108,9 +1117,13 @@ def sign_as_user(
     if signature is None:
         try:
             with transaction.atomic():
+                version = letter.versions.order_by("-number").first()
+                text = translations.signed_text(letter, version, language)
                 signature = Signature.objects.create(
                     letter=letter,
-                    version=letter.versions.order_by("-number").first(),
+                    version=version,
+                    language=text.language,
+                    text_hash=text.hash,
                     email=email,
                     email_hash=hashed,
                     **details,
@@ -1121,6 +1134,8 @@ def sign_as_user(
     elif signature.status == Signature.Status.PENDING:
         for field, value in details.items():
             setattr(signature, field, value)
+        text = translations.signed_text(letter, signature.version, language)
+        signature.language, signature.text_hash = text.language, text.hash
         signature.save()
     else:
         if signature.visibility != Level.PRIVATE:

@@ -5,10 +5,10 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import emails, pagecache, ratelimit, services, tokens
+from . import emails, pagecache, ratelimit, services, tokens, translations
 from .forms import LEVEL_HELP, EmailForm, LevelForm, SignForm
 from .models import CoSignature, Letter, Signature
 
@@ -45,11 +45,15 @@ def _letter_context(letter: Letter, page_number) -> dict:
     paginator = Paginator(signers, settings.SIGNERS_PER_PAGE)
     paginator.count = tally.public + tally.anonymous
     page = paginator.get_page(page_number)
+    # The reader's language when a current translation exists, else the original.
+    texts = translations.texts(letter)
     return {
         "letter": letter,
         "tally": tally,
         "page": page,
         "cosigners": _cosigners(letter),  # issue 4
+        "texts": texts,
+        "text": texts.get(get_language()) or texts[letter.original_language],
     }
 
 
@@ -85,7 +89,8 @@ def letter_page(request, slug: str):
 
 def _render_letter(request, letter: Letter, page_number, **extra):
     context = _letter_context(letter, page_number)
-    context["form"] = SignForm(letter=letter, initial=_profile_initial(request.user))
+    initial = {**_profile_initial(request.user), "language": context["text"].language}
+    context["form"] = SignForm(letter=letter, initial=initial)
     context.update(_account_context(request, letter))
     context.update(extra)
     return render(request, "petition/letter.html", context)
@@ -505,7 +510,7 @@ def widget(request, slug: str):
 
 import difflib  # noqa: E402
 
-from .models import LetterVersion, render_markdown  # noqa: E402
+from .models import LetterTranslation, LetterVersion, render_markdown  # noqa: E402
 
 
 def _diff(before: LetterVersion, after: LetterVersion) -> list[tuple[str, str]]:
@@ -530,11 +535,16 @@ def letter_versions(request, slug: str):
     """The history of a letter's text: each version, how many signed it, and what changed."""
     letter = _public_letter(slug)
     versions = list(letter.versions.order_by("number"))
+    # Each language's history: every translation of each version, newest first (one query).
+    translated: dict[int, list] = {}
+    for row in LetterTranslation.objects.filter(version__letter=letter).order_by("-id"):
+        translated.setdefault(row.version_id, []).append(row)
     history = [
         {
             "version": version,
             "html": render_markdown(version.body),
             "changes": _diff(versions[n - 1], version) if n else None,
+            "translations": translated.get(version.pk, []),
         }
         for n, version in enumerate(versions)
     ]

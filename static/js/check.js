@@ -95,6 +95,9 @@
     var data = b64(page.entries[0].data);
     var entry = JSON.parse(new TextDecoder().decode(data));
     if (entry.ref !== ref || entry.kind !== "sign") throw new Error("the log's entry " + index + " is not your signature");
+    // Entries since letters have translations name the text read: its language and SHA-256.
+    if ("text" in entry && !/^[0-9a-f]{64}$/.test(entry.text)) throw new Error("the log's entry " + index + " has a malformed text hash");
+    var read = entry.text ? " It counts your signature of the text in " + entry.language + " whose SHA-256 is " + entry.text + "." : "";
     var proof = await get("/api/letters/" + slug + "/log/inclusion?index=" + index + "&size=" + size);
     var leaf = await sha256(concat(new Uint8Array([0]), data));
     if (!(await verifyInclusion(leaf, index, size, proof.path.map(b64), root))) {
@@ -112,7 +115,7 @@
         if (ev.kind === "restore") status = "and it is still counted";
       });
     }
-    return "Verified in your browser: entry " + index + " is in the signed checkpoint of " + size + " entries, " + status + ".";
+    return "Verified in your browser: entry " + index + " is in the signed checkpoint of " + size + " entries, " + status + "." + read;
   }
   button.addEventListener("click", function () {
     out.className = "";
