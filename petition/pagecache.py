@@ -255,6 +255,7 @@ def _release() -> str:
     digest.update(f"{django.get_version()} {settings.SITE_URL} {settings.STATIC_URL}".encode())
     base = settings.BASE_DIR
     sources = [path for path in (base / "templates").rglob("*") if path.is_file()]
+    sources += (base / "locale").rglob("*.po")  # the interface's translations
     for app in ("petition", "accounts", "config"):
         sources += (base / app).glob("*.py")
     for path in sorted(sources):
