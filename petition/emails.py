@@ -177,6 +177,7 @@ def reverification(signature: Signature, *, to: str) -> Mail:
         template="petition/email/reverification",
         context={
             "letter": letter,
+            "signature": signature,
             "url": absolute(reverse("reverify", kwargs={"slug": letter.slug, "token": token})),
         },
     )
@@ -227,6 +228,7 @@ def update_to_signer(update, signature: Signature) -> Mail:
         template="petition/email/update",
         context={
             "letter": letter,
+            "signature": signature,  # sent by a task: the signer's own language
             "update": update,
             "letter_url": absolute(letter.get_absolute_url()),
             "unsubscribe_url": unsubscribe_url(signature),

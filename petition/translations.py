@@ -35,6 +35,10 @@ class Text:
     def html(self) -> str:
         return render_markdown(self.body)
 
+    @property
+    def name(self) -> str:
+        return language_name(self.language)
+
 
 def language_name(code: str) -> str:
     return dict(settings.LANGUAGES).get(code, code)

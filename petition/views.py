@@ -538,6 +538,7 @@ def letter_versions(request, slug: str):
     # Each language's history: every translation of each version, newest first (one query).
     translated: dict[int, list] = {}
     for row in LetterTranslation.objects.filter(version__letter=letter).order_by("-id"):
+        row.language_name = translations.language_name(row.language)
         translated.setdefault(row.version_id, []).append(row)
     history = [
         {
@@ -551,7 +552,11 @@ def letter_versions(request, slug: str):
     return render(
         request,
         "petition/versions.html",
-        {"letter": letter, "history": history[::-1]},
+        {
+            "letter": letter,
+            "history": history[::-1],
+            "original_language_name": translations.language_name(letter.original_language),
+        },
     )
 
 
