@@ -25,7 +25,9 @@ def translations_page(request, slug: str):
         form = TranslationForm(letter=letter)
         if original_form.is_valid():
             translations.set_original_language(
-                letter_id=letter.pk, actor=request.user, **original_form.cleaned_data
+                letter_id=letter.pk,
+                actor=request.user,
+                language=original_form.cleaned_data["original_language"],
             )
             messages.success(request, gettext("Saved."))
             return redirect("organiser:translations", slug=letter.slug)

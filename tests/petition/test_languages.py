@@ -195,6 +195,21 @@ def test_an_organiser_adds_a_translation_from_the_workspace(letter, organiser):
     assert row.text_hash == canonical_hash(row.title, row.body)
 
 
+def test_an_organiser_says_which_language_the_letter_is_written_in(letter, organiser):
+    client = Client()
+    client.force_login(organiser)
+    url = reverse("organiser:translations", args=[letter.slug])
+
+    assert client.post(url, {"original_language": "fr"}).status_code == 302
+    assert client.post(url, {"original_language": "xx"}).status_code == 400
+
+    letter.refresh_from_db()
+    assert letter.original_language == "fr"
+    # Readers of French now get the original, which is French.
+    html = page(Client(), prefixed("fr", "letter", slug=letter.slug))
+    assert letter.title in html and "Original:" not in html
+
+
 def test_a_translation_into_the_original_language_is_refused(letter, organiser):
     client = Client()
     client.force_login(organiser)
