@@ -192,7 +192,7 @@ def serve(request, key: str, render: Callable[[str], HttpResponse]) -> HttpRespo
     """The page under `key`, from this process, the shared cache or `render(placeholder)` (a
     response rendered with the placeholder as its CSRF token), with the reader's own token in.
     Each language has its own page (its interface and the letter's translation)."""
-    key = f"{translation.get_language()}:{key}"
+    key = f"{key}:{translation.get_language()}"
     parts = _local.get(key)
     if parts is None:
         with _lock_for(key):
