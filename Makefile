@@ -10,7 +10,8 @@ PYTHON ?= $(shell for p in python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions
 PG_URL ?= postgres://postgres@127.0.0.1:5432/undersigned
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: run test bench lint format lock services chromium check check-deploy audit clean stack stack-test
+.PHONY: run test bench lint format lock services chromium check check-deploy audit clean \
+	stack stack-test messages compile-messages check-messages
 
 $(VENV)/.base: requirements/base.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is needed (python3.12 on PATH)."; exit 1; }
@@ -22,7 +23,7 @@ $(VENV)/.dev: requirements/dev.txt $(VENV)/.base
 	$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r requirements/dev.txt
 	@touch $@
 
-run: $(VENV)/.base
+run: $(VENV)/.base compile-messages
 	DEBUG=1 $(PY) manage.py migrate --noinput -v 0
 	DEBUG=1 $(PY) manage.py demo --password
 	@echo "Serving on http://127.0.0.1:8000 ; sign in as printed above; mails are printed below."
@@ -34,7 +35,7 @@ services:
 chromium:
 	@bin/ensure-chromium
 
-test: $(VENV)/.dev services chromium
+test: $(VENV)/.dev services chromium compile-messages check-messages
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=0 STATIC_MANIFEST=0 SECRET_KEY=test-secret-key-not-for-production \
 		$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -58,6 +59,24 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+
+# Translations: locale/LANG/LC_MESSAGES/django.po are shipped, the compiled .mo are built here
+# and never committed. `make messages` updates the catalogues after strings are marked;
+# `make check-messages` fails while one is out of date or has a string without translation.
+MESSAGE_DIRS := --ignore=.venv --ignore=var --ignore=node_modules --ignore=benchmarks --ignore=tests
+
+messages: $(VENV)/.base
+	@bin/ensure-gettext
+	DEBUG=1 $(PY) manage.py makemessages $(patsubst %,-l %,$(notdir $(wildcard locale/*))) \
+		--no-location --no-obsolete $(MESSAGE_DIRS)
+
+compile-messages: $(VENV)/.base
+	@bin/ensure-gettext
+	DEBUG=1 $(PY) manage.py compilemessages -v 0 $(MESSAGE_DIRS)
+
+check-messages: $(VENV)/.base
+	@bin/ensure-gettext
+	PYTHON=$(PY) bin/check-messages
 
 # Regenerate the hashed lock files after changing pyproject.toml (needs uv: pip install uv).
 lock:

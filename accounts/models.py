@@ -44,6 +44,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # The interface language the account chose with the switcher (a code of settings.LANGUAGES),
+    # used where a page's URL names none and the browser has no switcher cookie.
+    language = models.CharField(max_length=10, blank=True)
 
     objects = UserManager()
 

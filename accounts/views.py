@@ -8,13 +8,15 @@ from django.db.models.deletion import ProtectedError, RestrictedError
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views import i18n
+from django.views.decorators.http import require_http_methods, require_POST
 
 from petition import ratelimit, services
 from petition.forms import LEVEL_HELP
 from petition.models import Level, Signature
 
 from .forms import DeleteAccountForm, ProfileForm
+from .models import User
 
 # --- Signer accounts (issue 11): My signatures, profile, data download, leaving ------------------
 
@@ -216,3 +218,18 @@ def delete_account(request):
         },
         status=400 if request.method == "POST" else 200,
     )
+
+
+# --- The language switcher: Django's set_language, remembered by the account ------------------
+
+
+@require_POST
+def set_language(request):
+    """Set the language cookie and go back to the page in that language (Django's view); a
+    signed-in user's choice is also kept as their account's preference, for their other
+    browsers."""
+    response = i18n.set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        User.objects.filter(pk=request.user.pk).update(language=language)
+    return response

@@ -171,6 +171,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After the session and the user: the language comes from the URL's prefix, then the
+    # switcher's cookie, then the account's preference, then Accept-Language.
+    "config.locale.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -189,6 +192,8 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "config.locale.languages",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
@@ -256,6 +261,16 @@ ACCOUNT_RATE_LIMITS = {
 }
 
 LANGUAGE_CODE = "en-gb"
+# The interface's languages, each with a complete catalogue under locale/ (make check-messages
+# says when one is not). English is the default and its pages keep their unprefixed URLs.
+LANGUAGES = [
+    ("en-gb", "English"),
+    ("es", "Español"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("ar", "العربية"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

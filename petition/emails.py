@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 
 from . import tasks, tokens
 from .models import Level, Mail, Signature
@@ -31,12 +32,20 @@ def absolute(path: str) -> str:
 def queue(*, kind: str, to: str, template: str, context: dict) -> Mail:
     letter, update = context.get("letter"), context.get("update")
     context = {"site_url": settings.SITE_URL, **context}
+    # A signer's mails are written in the language they read the letter in; the links in them
+    # were made before, so their paths are the same in every language.
+    signature = context.get("signature")
+    language = getattr(signature, "language", "") or translation.get_language()
+    with translation.override(language):
+        subject = render_to_string(f"{template}_subject.txt", context)
+        text = render_to_string(f"{template}_message.txt", context)
+        html = render_to_string(f"{template}_message.html", context)
     return queue_rendered(
         kind=kind,
         to=to,
-        subject=render_to_string(f"{template}_subject.txt", context),
-        text=render_to_string(f"{template}_message.txt", context),
-        html=render_to_string(f"{template}_message.html", context),
+        subject=subject,
+        text=text,
+        html=html,
         letter_id=letter.pk if letter is not None else None,
         update_id=update.pk if update is not None else None,
     )
@@ -120,6 +129,7 @@ def verification(signature: Signature) -> Mail:
         letter_id=letter.pk,
         context={
             "letter": _letter_fields(letter),
+            "language": signature.language,
             "name": name,
             "url": verify_url(signature),
             "level_sentence": str(LEVEL_SENTENCES[signature.visibility]).replace(
@@ -147,6 +157,7 @@ def confirmation(signature: Signature, *, to: str) -> Mail:
         letter_id=letter.pk,
         context={
             "letter": _letter_fields(letter),
+            "language": signature.language,
             "letter_url": absolute(letter.get_absolute_url()),
             "manage_url": manage_url(signature),
             "level_sentence": str(LEVEL_SENTENCES[signature.visibility]),
@@ -217,6 +228,7 @@ def reverification(signature: Signature, *, to: str) -> Mail:
         template="petition/email/reverification",
         context={
             "letter": letter,
+            "signature": signature,
             "url": absolute(reverse("reverify", kwargs={"slug": letter.slug, "token": token})),
         },
     )
@@ -267,6 +279,7 @@ def update_to_signer(update, signature: Signature) -> Mail:
         template="petition/email/update",
         context={
             "letter": letter,
+            "signature": signature,  # sent by a task: the signer's own language
             "update": update,
             "letter_url": absolute(letter.get_absolute_url()),
             "unsubscribe_url": unsubscribe_url(signature),

@@ -75,6 +75,8 @@ BASE_SOURCES = {
     "hidden_reason": "hidden_reason",
     "level": "visibility",
     "version": "version__number",
+    # The language of the text the signer read (the letter's original, or a translation).
+    "language": "language",
     "verified_employee": "is_verified_employee",
 }
 BASE_COLUMNS = list(BASE_SOURCES)

@@ -1,10 +1,11 @@
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 # One list of throwaway-mail domains, shared with organisation verification.
 from accounts.lib.maildomains import is_disposable
 
-from . import params
+from . import params, translations
 from .models import LEVEL_ORDER, SETTINGS_FIELDS, Letter, Level
 
 LEVEL_HELP = {
@@ -75,6 +76,8 @@ class SignForm(forms.Form):
     )
     # A honeypot: hidden from people by CSS and aria-hidden; bots fill every field.
     website = forms.CharField(required=False, label="Leave this empty")
+    # The language of the text the signer was shown (the page sets it): blank is the original.
+    language = forms.CharField(required=False, max_length=10, widget=forms.HiddenInput)
 
     def __init__(self, *args, letter: Letter, one_click_email: str = "", **kwargs):
         super().__init__(*args, **kwargs)
@@ -106,6 +109,15 @@ class SignForm(forms.Form):
 
     def clean_name(self) -> str:
         return _clean_text(self.cleaned_data["name"])
+
+    def clean_language(self) -> str:
+        language = self.cleaned_data["language"]
+        if language and language not in translations.texts(self.letter):
+            # A hidden field: said above the form, where the signer sees it.
+            self.add_error(
+                None, _("The letter is no longer offered in that language: please read it again.")
+            )
+        return language
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
@@ -456,4 +468,34 @@ class PinForm(forms.Form):
         required=False,
         label="Position at the top",
         help_text="1 is listed first. Leave empty to file it alphabetically.",
+    )
+
+
+class TranslationForm(forms.Form):
+    language = forms.ChoiceField(label=_("Language"))
+    title = forms.CharField(max_length=200, label=_("Title"))
+    addressee = forms.CharField(max_length=200, label=_("Addressed to"))
+    body = forms.CharField(
+        max_length=100_000,
+        widget=forms.Textarea(attrs={"rows": 16}),
+        label=_("Text"),
+        help_text=_("In Markdown."),
+    )
+
+    def __init__(self, *args, letter: Letter, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [
+            (code, name) for code, name in settings.LANGUAGES if code != letter.original_language
+        ]
+
+    def clean_title(self) -> str:
+        return _clean_text(self.cleaned_data["title"])
+
+    def clean_addressee(self) -> str:
+        return _clean_text(self.cleaned_data["addressee"])
+
+
+class OriginalLanguageForm(forms.Form):
+    original_language = forms.ChoiceField(
+        choices=settings.LANGUAGES, label=_("The letter is written in")
     )

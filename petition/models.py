@@ -1,4 +1,6 @@
 import functools
+import hashlib
+import json
 import uuid
 
 import markdown
@@ -53,6 +55,11 @@ class Letter(models.Model):
         null=True, blank=True, help_text="The letter closes itself at this time."
     )
     goal = models.PositiveIntegerField(null=True, blank=True)
+    # The language the letter is written in (a code of settings.LANGUAGES); its translations
+    # are LetterTranslation rows.
+    original_language = models.CharField(max_length=10, default=settings.LANGUAGE_CODE)
+    # Moved by every new translation, so the cached pages (keyed by the letter's row) change.
+    translations_changed_at = models.DateTimeField(null=True, blank=True)
 
     # Who may sign, and how.
     allow_public = models.BooleanField(default=True)
@@ -224,6 +231,58 @@ class LetterVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.letter.slug} v{self.number}"
 
+    @property
+    def text_hash(self) -> str:
+        return text_hash(self.title, self.body)
+
+
+def text_hash(title: str, body: str) -> str:
+    """What the public log commits to for the text a signer read: hex SHA-256 of the canonical
+    JSON {"body": ..., "title": ...} (UTF-8, keys sorted, no spaces), as docs/public-log.md
+    says, so anyone holding the text can recompute it."""
+    canonical = json.dumps(
+        {"title": title, "body": body}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class LetterTranslation(models.Model):
+    """A letter version's text in another language than the letter's original. Rows are never
+    edited: a correction is a new row, so every text a signer was shown stays, with the hash
+    the public log holds. A translation of an older version is out of date."""
+
+    version = models.ForeignKey(
+        LetterVersion, on_delete=models.CASCADE, related_name="translations"
+    )
+    language = models.CharField(max_length=10)
+    title = models.CharField(max_length=200)
+    addressee = models.CharField(max_length=200)
+    body = models.TextField()
+    text_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(language=""), name="translation_has_language"),
+            models.CheckConstraint(
+                condition=Q(text_hash__regex=r"^[0-9a-f]{64}$"), name="translation_text_hash_hex"
+            ),
+        ]
+        indexes = [
+            # Letter page and sign form: a version's newest translation into one language.
+            models.Index(fields=["version", "language", "-id"], name="translation_latest_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} in {self.language}"
+
+    @property
+    def body_html(self) -> str:
+        return render_markdown(self.body)
+
 
 class Tally(models.Model):
     """A letter's counts, kept exact by the write paths (never by counting rows on a request).
@@ -346,6 +405,10 @@ class Signature(models.Model):
     # Part of every manage link; moved on each change of state, so a used link stops working.
     link_generation = models.PositiveIntegerField(default=0)
     wants_updates = models.BooleanField(default=False)
+    # The language of the text the signer read (the letter's original or a translation of the
+    # version), and that text's hash (models.text_hash), which its log entries carry.
+    language = models.CharField(max_length=10, default=settings.LANGUAGE_CODE)
+    text_hash = models.CharField(max_length=64, blank=True)
     # hex SHA-256(salt || public_id) of its current log entries. Each level change starts a new
     # ref with a fresh salt, so the public log cannot tie the new level to the old one.
     log_ref = models.CharField(max_length=64, blank=True)
@@ -670,6 +733,7 @@ class AuditEvent(models.Model):
         UPDATE = "update", "sent an update"
         APPROVE_COSIGN = "cosign-approve", "approved a co-signature"
         REJECT_COSIGN = "cosign-reject", "rejected a co-signature"
+        TRANSLATE = "translate", "added a translation"
 
     letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="audit_events")
     actor = models.ForeignKey(

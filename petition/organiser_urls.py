@@ -3,6 +3,7 @@
 from django.urls import path
 
 from . import organiser_views as views
+from . import translation_views
 
 app_name = "organiser"
 
@@ -12,6 +13,11 @@ urlpatterns = [
     path("invites/<str:token>/", views.accept_invite, name="accept_invite"),
     path("<slug:slug>/", views.overview, name="letter"),
     path("<slug:slug>/edit/", views.edit, name="edit"),
+    path(
+        "<slug:slug>/translations/",
+        translation_views.translations_page,
+        name="translations",
+    ),
     path("<slug:slug>/settings/", views.letter_settings, name="settings"),
     path("<slug:slug>/publish/", views.publish, name="publish"),
     path("<slug:slug>/close/", views.close, name="close"),

@@ -27,7 +27,7 @@ from django.core.mail import EmailMultiAlternatives, mailers
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from .models import Mail, Update
 
@@ -102,12 +102,12 @@ def rendered(mail: Mail) -> tuple[str, str, str]:
     if not mail.template:
         return mail.subject, mail.text, mail.html
     context = {"site_url": settings.SITE_URL, **mail.context}
-    subject = render_to_string(f"{mail.template}_subject.txt", context)
-    return (
-        " ".join(subject.split())[:300],
-        render_to_string(f"{mail.template}_message.txt", context),
-        render_to_string(f"{mail.template}_message.html", context),
-    )
+    # In the language the signer read the letter in (emails.queue_deferred records it).
+    with translation.override(context.get("language") or settings.LANGUAGE_CODE):
+        subject = render_to_string(f"{mail.template}_subject.txt", context)
+        text = render_to_string(f"{mail.template}_message.txt", context)
+        html = render_to_string(f"{mail.template}_message.html", context)
+    return " ".join(subject.split())[:300], text, html
 
 
 def message_for(mail: Mail) -> EmailMultiAlternatives:

@@ -42,6 +42,7 @@ from django.db.models import StringAgg, TextField, Value
 from django.db.models.functions import MD5, Cast, Coalesce, Concat
 from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
+from django.utils import translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.crypto import salted_hmac
 from django.utils.csp import CSP
@@ -199,7 +200,9 @@ def csrf_placeholder() -> str:
 
 def serve(request, key: str, render: Callable[[str], HttpResponse]) -> HttpResponse:
     """The page under `key`, from this process, the shared cache or `render(placeholder)` (a
-    response rendered with the placeholder as its CSRF token), with the reader's own token in."""
+    response rendered with the placeholder as its CSRF token), with the reader's own token in.
+    Each language has its own page (its interface and the letter's translation)."""
+    key = f"{key}:{translation.get_language()}"
     parts = _local.get(key)
     if parts is None:
         with _lock_for(key):
@@ -295,6 +298,7 @@ def _release() -> str:
     digest.update(f"{django.get_version()} {settings.SITE_URL} {settings.STATIC_URL}".encode())
     base = settings.BASE_DIR
     sources = [path for path in (base / "templates").rglob("*") if path.is_file()]
+    sources += (base / "locale").rglob("*.po")  # the interface's translations
     for app in ("petition", "accounts", "config"):
         sources += (base / app).glob("*.py")
     for path in sorted(sources):

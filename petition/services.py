@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 
 from accounts.models import Membership, Organisation
 
-from . import emails, pagecache, tasks, tlog, tokens
+from . import emails, pagecache, tasks, tlog, tokens, translations
 from .models import (
     LEVEL_ORDER,
     SETTINGS_FIELDS,
@@ -169,9 +169,11 @@ def sign(
     show_team: bool = False,
     show_city: bool = False,
     wants_updates: bool = False,
+    language: str = "",
     user=None,
 ) -> None:
-    """Record a pending signature and mail its verification link.
+    """Record a pending signature and mail its verification link. `language` is the language
+    the signer read the letter in (the original when blank or not offered).
 
     Returns nothing on purpose: the caller must answer the same whether the address is new,
     pending or already verified. A repeated address gets a mail, never a second signature.
@@ -191,10 +193,15 @@ def sign(
     ):
         _answer_repeat(letter, email)
         return
+    version = letter.versions.order_by("-number").first()
+    text = translations.signed_text(letter, version, language)
     private = visibility == Level.PRIVATE
     try:
         _record_signature(
             letter=letter,
+            version=version,
+            language=text.language,
+            text_hash=text.hash,
             # A pending private signer's name and address are kept apart, in PendingIdentity.
             pending_identity=(name.strip(), email) if private else None,
             name="" if private else name.strip(),
@@ -223,7 +230,6 @@ def _record_signature(
 ) -> None:
     signature = Signature.objects.create(
         letter=letter,
-        version=letter.versions.order_by("-number").first(),
         # Its verification mail is queued below, in this transaction.
         mail_requested_at=timezone.now(),
         **fields,
@@ -368,6 +374,8 @@ def _log(
         level=level or _logged_level(signature),
         employee=signature.is_verified_employee,
         version=signature.version.number if signature.version_id else None,
+        language=signature.language if signature.text_hash else None,
+        text=signature.text_hash or None,
         ref=signature.log_ref,
         index=index,
         also=also(index) if also else (),
@@ -1208,6 +1216,7 @@ def sign_as_user(
     show_team: bool = False,
     show_city: bool = False,
     wants_updates: bool = False,
+    language: str = "",
 ) -> AccountSigning:
     """Sign as a signed-in user.
 
@@ -1235,7 +1244,7 @@ def sign_as_user(
         "user": None if visibility == Level.PRIVATE else user,
     }
     if not has_verified_email(user, email):
-        sign(letter=letter, email=email, **details)
+        sign(letter=letter, email=email, language=language, **details)
         return AccountSigning(MAILED)
     email = normalise_email(email)
     hashed = email_hash(email)
@@ -1249,9 +1258,13 @@ def sign_as_user(
     if signature is None:
         try:
             with transaction.atomic():
+                version = letter.versions.order_by("-number").first()
+                text = translations.signed_text(letter, version, language)
                 signature = Signature.objects.create(
                     letter=letter,
-                    version=letter.versions.order_by("-number").first(),
+                    version=version,
+                    language=text.language,
+                    text_hash=text.hash,
                     email="" if private else email,
                     email_hash=hashed,
                     **{**details, "name": "" if private else details["name"]},
@@ -1267,6 +1280,8 @@ def sign_as_user(
     elif signature.status == Signature.Status.PENDING:
         for field, value in details.items():
             setattr(signature, field, value)
+        text = translations.signed_text(letter, signature.version, language)
+        signature.language, signature.text_hash = text.language, text.hash
         if private:
             _set_aside_identity(signature, name=details["name"], email=email)
         signature.save()

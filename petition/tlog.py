@@ -48,6 +48,10 @@ ENTRY_KEYS = {
     "level",
     "employee",
     "version",
+    # The language of the text the signer read and its hash (models.text_hash): which exact
+    # text the entry counts a signature for. Absent from entries older than translations.
+    "language",
+    "text",
     "hour",
     "ref",
     "reason",
@@ -158,6 +162,8 @@ def append(
     employee: bool,
     version: int | None,
     ref: str,
+    language: str | None = None,
+    text: str | None = None,
     reason: str | None = None,
     from_level: str | None = None,
     index: int | None = None,
@@ -181,6 +187,9 @@ def append(
         "hour": hour(timezone.now()),
         "ref": ref,
     }
+    if text is not None:
+        entry["language"] = language
+        entry["text"] = text
     if reason is not None:
         entry["reason"] = reason
     if from_level is not None:

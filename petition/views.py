@@ -5,10 +5,10 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import emails, pagecache, ratelimit, services, tlog, tokens
+from . import emails, pagecache, ratelimit, services, tlog, tokens, translations
 from .forms import LEVEL_HELP, EmailForm, LevelForm, SignForm
 from .models import CoSignature, Letter, Signature
 
@@ -45,11 +45,15 @@ def _letter_context(letter: Letter, page_number) -> dict:
     paginator = Paginator(signers, settings.SIGNERS_PER_PAGE)
     paginator.count = tally.public + tally.anonymous
     page = paginator.get_page(page_number)
+    # The reader's language when a current translation exists, else the original.
+    texts = translations.texts(letter)
     return {
         "letter": letter,
         "tally": tally,
         "page": page,
         "cosigners": _cosigners(letter),  # issue 4
+        "texts": texts,
+        "text": texts.get(get_language()) or texts[letter.original_language],
     }
 
 
@@ -92,9 +96,10 @@ def letter_page(request, slug: str):
 
 def _render_letter(request, letter: Letter, page_number, **extra):
     context = _letter_context(letter, page_number)
+    initial = {**_profile_initial(request.user), "language": context["text"].language}
     context["form"] = SignForm(
         letter=letter,
-        initial=_profile_initial(request.user),
+        initial=initial,
         one_click_email=_one_click_email(request.user),
     )
     context.update(_account_context(request, letter))
@@ -532,7 +537,7 @@ from django.core.cache import cache  # noqa: E402
 
 from . import params  # noqa: E402
 from .linediff import changes as _compute_diff  # noqa: E402
-from .models import LetterVersion, render_markdown  # noqa: E402
+from .models import LetterTranslation, LetterVersion, render_markdown  # noqa: E402
 
 # Rendering the largest, worst text allowed costs about 0.4 s of CPU (Markdown); a page renders
 # at most this many once, and every later reader gets them from the cache.
@@ -573,11 +578,17 @@ def letter_versions(request, slug: str):
     start = (number - 1) * VERSIONS_PER_PAGE
     # One more than shown: the oldest shown needs the version before it for its diff.
     versions = list(newest[start : start + VERSIONS_PER_PAGE + 1])
+    # Each language's history: every translation of each version shown, newest first.
+    translated: dict[int, list] = {}
+    for row in LetterTranslation.objects.filter(version__in=versions).order_by("-id"):
+        row.language_name = translations.language_name(row.language)
+        translated.setdefault(row.version_id, []).append(row)
     history = [
         {
             "version": version,
             "html": _version_html(version),
             "changes": _diff(versions[n + 1], version) if n + 1 < len(versions) else None,
+            "translations": translated.get(version.pk, []),
         }
         for n, version in enumerate(versions[:VERSIONS_PER_PAGE])
     ]
@@ -590,6 +601,7 @@ def letter_versions(request, slug: str):
             "page": number,
             "pages": pages,
             "current": total,
+            "original_language_name": translations.language_name(letter.original_language),
         },
     )
 

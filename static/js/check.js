@@ -95,11 +95,15 @@
     var data = b64(page.entries[0].data);
     var entry = JSON.parse(new TextDecoder().decode(data));
     if (entry.ref !== ref || entry.kind !== "sign") throw new Error("the log's entry " + index + " is not your signature");
+    // Entries since letters have translations name the text read: its language and SHA-256.
+    if ("text" in entry && !/^[0-9a-f]{64}$/.test(entry.text)) throw new Error("the log's entry " + index + " has a malformed text hash");
+    var read = entry.text ? " It counts your signature of the text in " + entry.language + " whose SHA-256 is " + entry.text + "." : "";
     var proof = await get("/api/letters/" + slug + "/log/inclusion?index=" + index + "&size=" + size);
     var leaf = await sha256(concat(new Uint8Array([0]), data));
     if (!(await verifyInclusion(leaf, index, size, proof.path.map(b64), root))) {
       throw new Error("the inclusion proof does not lead to the signed root");
     }
+    return read;
   }
   // What became of each ref since its entry: the last withdraw, hide or restore carrying it.
   async function fates(items, size) {
@@ -130,7 +134,8 @@
     var text = await verifyNote(await get("/api/letters/" + slug + "/log/checkpoint", true), vkey);
     var lines = text.split("\n");
     var size = parseInt(lines[1], 10), root = b64(lines[2]);
-    for (var j = 0; j < items.length; j++) await proveEntry(items[j], idBytes, size, root);
+    var read = "";
+    for (var j = 0; j < items.length; j++) read = await proveEntry(items[j], idBytes, size, root);
     var fate = await fates(items, size);
     var earlier = items.slice(0, -1);
     earlier.forEach(function (item) {
@@ -142,7 +147,7 @@
       hidden: "but it has since been hidden by a moderator"
     }[fate[receipt.ref]];
     var history = earlier.length ? " Before your change of level it was entry " + earlier.map(function (item) { return item.index; }).join(", ") + ", withdrawn since." : "";
-    return "Verified in your browser: entry " + receipt.index + " is in the signed checkpoint of " + size + " entries, " + status + "." + history;
+    return "Verified in your browser: entry " + receipt.index + " is in the signed checkpoint of " + size + " entries, " + status + "." + history + read;
   }
   button.addEventListener("click", function () {
     out.className = "";

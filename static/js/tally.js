@@ -8,7 +8,9 @@
   var url = root.getAttribute("data-counts-url");
   var BASE = 2000, MAX = 60000;
   var delay = BASE, timer = null;
-  var format = function (n) { return Number(n).toLocaleString("en-GB"); };
+  // Grouped as the page's language groups them (the server's intcomma does the same).
+  var locale = (document.documentElement.lang || "en-GB") + "-u-nu-latn";
+  var format = function (n) { return Number(n).toLocaleString(locale); };
 
   function set(el, text) {
     if (el.textContent !== text) el.textContent = text;

@@ -27,6 +27,7 @@ BASE = [
     "hidden_reason",
     "level",
     "version",
+    "language",
     "verified_employee",
 ]
 IDENTITY = ["name", "email", "employer_domain", "wants_updates"]

@@ -57,6 +57,8 @@ def test_verification_appends_a_sign_entry_with_no_identity(letter):
         "level": "anonymous",
         "employee": True,
         "version": 1,
+        "language": "en-gb",
+        "text": signature.version.text_hash,
         "hour": entry["hour"],
         "ref": signature.log_ref,
     }

@@ -22,6 +22,18 @@ class AuditFailure(CommandError):
     pass
 
 
+def _is_text_commitment(entry: dict) -> bool:
+    """`text` is the hex SHA-256 of the text read (docs/public-log.md), `language` its code."""
+    text, language = entry.get("text"), entry.get("language")
+    return (
+        isinstance(text, str)
+        and len(text) == 64
+        and all(c in "0123456789abcdef" for c in text)
+        and isinstance(language, str)
+        and 0 < len(language) <= 10
+    )
+
+
 class Command(BaseCommand):
     help = (
         "Check a letter's public log at BASE_URL: the checkpoint's signature against the published "
@@ -194,6 +206,8 @@ class Command(BaseCommand):
                 raise AuditFailure(
                     f"entry {seq} holds unexpected keys {sorted(set(entry) - ENTRY_KEYS)}"
                 )
+            if "text" in entry and not _is_text_commitment(entry):
+                raise AuditFailure(f"entry {seq} has a malformed text hash or language")
             if entry.get("seq") != seq or entry.get("letter") != slug:
                 raise AuditFailure(
                     f"entry {seq} claims seq {entry.get('seq')} of {entry.get('letter')!r}"
