@@ -64,7 +64,7 @@ def world(make_letter, organiser):
     letter_invite = services.invite_organiser(
         letter_id=letter.pk, actor=organiser, email="eve@example.net", role="editor"
     )
-    update = services.send_update(letter_id=letter.pk, actor=organiser, subject="News", body="Hi")
+    update, _ = services.send_update(letter_id=letter.pk, actor=organiser, subject="News", body="Hi")
     slug = letter.slug
     public = {
         "home": reverse("home"),
