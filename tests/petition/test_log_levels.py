@@ -119,7 +119,8 @@ def manage_url(letter, signature) -> str:
 def test_the_receipt_after_two_changes_proves_the_whole_history(client, letter, crowd):
     alice, known = crowd
     url = manage_url(letter, alice)
-    client.post(url, {"action": "level", "visibility": "anonymous"})
+    # Each change spends the link it was made with: the next goes through the fresh one.
+    url = client.post(url, {"action": "level", "visibility": "anonymous"}).url
     page = client.post(url, {"action": "level", "visibility": "private"}, follow=True)
     receipt = json.loads(page.context["receipt_json"])
     assert [item["index"] for item in receipt["earlier"]][0] == known["seq"]
