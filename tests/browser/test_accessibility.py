@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from accounts import emails as account_emails
 from accounts import services as account_services
-from petition import emails, services
+from petition import emails, services, tokens
 from petition.models import Signature
 from tests.conftest import verified_signature
 from tests.test_access import all_routes
@@ -37,6 +37,8 @@ NOT_PAGES = {
     "organiser:remove_organiser", "organiser:hide", "organiser:restore",
     "organiser:export_download", "organiser:invite", "account_confirm_login_code",
     "account_reauthenticate", "account_inactive", "account_set_password", "organisation_logo",
+    "set_language", "organisation_invite_revoke", "organiser:revoke_invite",
+    "organiser:pause_update", "organiser:resume_update",
 }  # fmt: skip
 
 
@@ -64,7 +66,9 @@ def world(make_letter, organiser):
     letter_invite = services.invite_organiser(
         letter_id=letter.pk, actor=organiser, email="eve@example.net", role="editor"
     )
-    update, _ = services.send_update(letter_id=letter.pk, actor=organiser, subject="News", body="Hi")
+    update, _ = services.send_update(
+        letter_id=letter.pk, actor=organiser, subject="News", body="Hi"
+    )
     slug = letter.slug
     public = {
         "home": reverse("home"),
@@ -76,6 +80,18 @@ def world(make_letter, organiser):
         "thanks": reverse("thanks", args=[slug]),
         "manage_request": reverse("manage_request", args=[slug]),
         "manage": path(emails.manage_url(anonymous)),
+        "reverify": reverse(
+            "reverify",
+            kwargs={
+                "slug": slug,
+                "token": tokens.make(
+                    tokens.REVERIFY,
+                    signature_id=anonymous.pk,
+                    letter_id=letter.pk,
+                    email_hash=anonymous.email_hash,
+                ),
+            },
+        ),
         "verify": path(emails.verify_url(pending)),
         "log_check": reverse("log_check", args=[slug]),
         "unsubscribe": path(emails.unsubscribe_url(anonymous)),
@@ -116,6 +132,7 @@ def world(make_letter, organiser):
                 "audit",
                 "exports",
                 "updates",
+                "translations",
             )
         },  # fmt: skip
         "organiser:dashboard": reverse("organiser:dashboard"),
@@ -172,8 +189,10 @@ FOCUSED = """() => {
 def keyboard_problems(page) -> list[str]:
     """Tab through the page: every form control is reached, and focus is visible on each stop."""
     controls = set(page.evaluate(MARK_CONTROLS))
+    # A date or time field takes several stops (its parts and its calendar button).
     stops = page.evaluate("document.querySelectorAll('a[href], input, select, textarea, button, "
-                          "summary, [tabindex]').length")  # fmt: skip
+                          "summary, [tabindex]').length + 4 * document.querySelectorAll("
+                          "'input[type=date], input[type=datetime-local], input[type=time]').length")  # fmt: skip
     reached, unseen, seen = set(), set(), set()
     for _ in range(stops + 3):
         page.keyboard.press("Tab")
