@@ -190,9 +190,11 @@ def keyboard_problems(page) -> list[str]:
     """Tab through the page: every form control is reached, and focus is visible on each stop."""
     controls = set(page.evaluate(MARK_CONTROLS))
     # A date or time field takes several stops (its parts and its calendar button).
-    stops = page.evaluate("document.querySelectorAll('a[href], input, select, textarea, button, "
-                          "summary, [tabindex]').length + 4 * document.querySelectorAll("
-                          "'input[type=date], input[type=datetime-local], input[type=time]').length")  # fmt: skip
+    stops = page.evaluate(
+        "document.querySelectorAll('a[href], input, select, textarea, button, summary, "
+        "[tabindex]').length + 4 * document.querySelectorAll('input[type=date], "
+        "input[type=datetime-local], input[type=time]').length"
+    )
     reached, unseen, seen = set(), set(), set()
     for _ in range(stops + 3):
         page.keyboard.press("Tab")
