@@ -10,6 +10,8 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
+from .delivery_models import Delivery, DeliveryName  # noqa: F401 - registered with the app here
+
 
 class Level(models.TextChoices):
     PUBLIC = "public", "Public"

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from . import delivery_views
 from . import organiser_views as views
 
 app_name = "organiser"
@@ -28,4 +29,16 @@ urlpatterns = [
     path("<slug:slug>/exports/download/", views.export_download, name="export_download"),
     path("<slug:slug>/updates/", views.updates, name="updates"),
     path("<slug:slug>/updates/<int:pk>/", views.update_detail, name="update"),
+    path("<slug:slug>/deliveries/", delivery_views.organiser_list, name="deliveries"),
+    path("<slug:slug>/deliveries/<str:code>/", delivery_views.organiser_detail, name="delivery"),
+    path(
+        "<slug:slug>/deliveries/<str:code>/delivered/",
+        delivery_views.mark_delivered,
+        name="delivery_delivered",
+    ),
+    path(
+        "<slug:slug>/deliveries/<str:code>/<str:name>",
+        delivery_views.organiser_file,
+        name="delivery_file",
+    ),
 ]
