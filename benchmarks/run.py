@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import openloop  # noqa: E402
+from benchmarks import delivery_bench, openloop  # noqa: E402
 
 PY = sys.executable
 DB_NAME = os.environ.get("BENCH_DB_NAME", "undersigned_bench")
@@ -1433,6 +1433,22 @@ def verify_lock_hold(b: Bench, n: int) -> dict:
         "verify_cpu_ms_median": round(sorted(cpu)[len(cpu) // 2], 2),
         "verify_per_s_bound": round(1000 / median, 1),
     }
+
+
+# --- deliveries: the PDF handed over ---------------------------------------------------------
+
+
+@phase(
+    targets={"delivery_pdf_10k_s": ("<=", 30), "delivery_pdf_10k_mb": ("<=", 300)},
+    doc={
+        "delivery_pdf_10k_s": "seconds to build the A4 PDF: 10,000 public names, 44 organisations",
+        "delivery_pdf_10k_mb": "peak RSS (MB) of the process building that PDF",
+        "delivery_pdf_10k_pages": "pages in that PDF",
+        "delivery_freeze_10k_s": "seconds to freeze the delivery (names copied, checkpoint signed)",
+    },
+)
+def delivery_pdf(b: Bench) -> dict:
+    return delivery_bench.measure(b.env)
 
 
 # --- report ---------------------------------------------------------------------------------
