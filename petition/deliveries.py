@@ -3,18 +3,18 @@
 A delivery is frozen under the letter's Tally row lock, the lock every change to what the letter
 counts takes to append to its log: so the counts, the public names copied and the signed
 checkpoint all describe the same moment. The documents are built afterwards by a Celery task,
-from those frozen rows only.
+from those frozen rows only (delivery_documents.build: WeasyPrint is loaded by the worker
+alone, never by the web processes).
 """
 
 import base64
 import binascii
-import logging
 
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone, translation
 
-from . import delivery_documents, merkle, notes, services, tasks, tlog
+from . import merkle, notes, services, tasks, tlog
 from .models import (
     Checkpoint,
     CoSignature,
@@ -25,8 +25,6 @@ from .models import (
     Signature,
     Tally,
 )
-
-logger = logging.getLogger(__name__)
 
 COPY_BATCH = 2000
 COUNT_FIELDS = ("verified", "public", "anonymous", "private", "employees", "cosigners")
@@ -125,33 +123,6 @@ def prepare(
         Delivery.objects.filter(pk=delivery.pk).update(names_count=delivery.names_count)
     transaction.on_commit(lambda: tasks.enqueue_delivery(delivery.pk), robust=True)
     return delivery
-
-
-def _progress(delivery_id: int, percent: int) -> None:
-    Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.BUILDING).update(
-        progress=percent
-    )
-
-
-def build(*, delivery_id: int) -> str:
-    """Build the delivery's PDFs, print page and CSV from its frozen rows (idempotent)."""
-    delivery = Delivery.objects.select_related("letter").get(pk=delivery_id)
-    if delivery.status != Delivery.Status.BUILDING:
-        return "already built"
-    try:
-        with translation.override(delivery.language):
-            files = delivery_documents.build_all(
-                delivery, lambda percent: _progress(delivery_id, percent)
-            )
-    except Exception:
-        Delivery.objects.filter(pk=delivery_id).update(status=Delivery.Status.FAILED)
-        raise
-    for field, name in files.items():
-        setattr(delivery, field, name)
-    delivery.status = Delivery.Status.READY
-    delivery.progress = 100
-    delivery.save(update_fields=[*files, "status", "progress"])
-    return "built"
 
 
 def mark_delivered(

@@ -18,6 +18,7 @@ import segno
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from pypdf import PdfReader, PdfWriter
@@ -162,3 +163,28 @@ def build_all(delivery: Delivery, progress: Callable[[int], None]) -> dict[str, 
             delivery, suffix, lambda h, s=size, r=report: write_pdf(delivery, s, h, r)
         )
     return files
+
+
+def _progress(delivery_id: int, percent: int) -> None:
+    Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.BUILDING).update(
+        progress=percent
+    )
+
+
+def build(*, delivery_id: int) -> str:
+    """Build the delivery's PDFs, print page and CSV from its frozen rows (idempotent)."""
+    delivery = Delivery.objects.select_related("letter").get(pk=delivery_id)
+    if delivery.status != Delivery.Status.BUILDING:
+        return "already built"
+    try:
+        with translation.override(delivery.language):
+            files = build_all(delivery, lambda percent: _progress(delivery_id, percent))
+    except Exception:
+        Delivery.objects.filter(pk=delivery_id).update(status=Delivery.Status.FAILED)
+        raise
+    for field, name in files.items():
+        setattr(delivery, field, name)
+    delivery.status = Delivery.Status.READY
+    delivery.progress = 100
+    delivery.save(update_fields=[*files, "status", "progress"])
+    return "built"

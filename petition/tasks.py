@@ -214,9 +214,9 @@ def send_due_cosign_digests() -> int:
 # A PDF of 100,000 names takes minutes: more than the default limit of a task.
 @shared_task(acks_late=True, time_limit=3600, soft_time_limit=3540)
 def build_delivery(delivery_id: int) -> str:
-    from . import deliveries
+    from . import delivery_documents
 
-    return deliveries.build(delivery_id=delivery_id)
+    return delivery_documents.build(delivery_id=delivery_id)
 
 
 def enqueue_delivery(delivery_id: int) -> None:

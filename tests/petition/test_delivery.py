@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from pypdf import PdfReader
 
-from petition import deliveries, notes, services, tlog
+from petition import deliveries, delivery_documents, notes, services, tlog
 from petition.models import Delivery, DeliveryName, Level, Organiser, Signature, Update
 from tests.conftest import free_port, pending_signature, verified_signature
 from tests.petition.test_cosign import approved_cosigner
@@ -273,7 +273,7 @@ def delivered(transactional_db, live_server, settings, make_letter, organiser):
         letter_id=letter.pk, actor=organiser, addressee="X", cover_note="",
         include_names=True, include_organisations=True, include_counts=True,
     )  # fmt: skip
-    deliveries.build(delivery_id=delivery.pk)
+    delivery_documents.build(delivery_id=delivery.pk)
     assert deliveries.mark_delivered(delivery_id=delivery.pk, actor=organiser, delivered_to="X")
     verified_signature(letter, "later@example.com", name="Later")  # the log moves on
     tlog.checkpoint(letter_id=letter.pk)
@@ -307,3 +307,37 @@ def test_the_auditor_catches_a_checkpoint_that_is_not_the_logs(delivered, live_s
     Delivery.objects.filter(pk=delivered.pk).update(checkpoint_root=other)
     with pytest.raises(CommandError, match="not its signed checkpoint"):
         audit_delivery(live_server, delivered, tmp_path)
+
+
+def test_names_laid_out_in_chunks_join_into_one_pdf_numbered_throughout(
+    organiser_client, make_letter, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(delivery_documents, "CHUNK", 2)
+    letter = make_letter()
+    names = [f"Chunked Signer {n:02d}" for n in range(7)]
+    for n, name in enumerate(names):
+        verified_signature(letter, f"c{n}@example.com", name=name)
+    delivery = prepare(organiser_client, letter, django_capture_on_commit_callbacks)
+    pages = PdfReader(io.BytesIO(download(organiser_client, letter, delivery, "a4.pdf"))).pages
+    texts = [flat(page.extract_text()) for page in pages]
+    assert len(pages) == 5  # the letter, then four chunks of at most two names
+    for number, text in enumerate(texts, 1):
+        assert text.endswith(f"Page {number}")
+        assert delivery.checkpoint_root in text.replace(" ", "")
+    joined = " ".join(texts)
+    assert [joined.index(name) for name in names] == sorted(joined.index(name) for name in names)
+
+
+def test_the_workspace_shows_progress_while_the_documents_are_made(
+    organiser_client, coalition, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):  # the task is not run
+        organiser_client.post(
+            reverse("organiser:deliveries", args=[coalition.slug]), {"addressee": "The Board"}
+        )
+    delivery = Delivery.objects.get(letter=coalition)
+    Delivery.objects.filter(pk=delivery.pk).update(progress=40)
+    page = organiser_client.get(reverse("organiser:delivery", args=[coalition.slug, delivery.code]))
+    assert b'<progress id="delivery-progress" max="100" value="40">' in page.content
+    assert b'http-equiv="refresh"' in page.content
+    assert b"Mark delivered" not in page.content
