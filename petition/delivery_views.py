@@ -4,10 +4,12 @@ Organiser views reach the letter through the workspace's one permission helper. 
 exists only once a delivery is marked delivered, on a letter readers may see.
 """
 
+import functools
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
@@ -47,6 +49,20 @@ def organiser_list(request, slug: str):
     return render(request, "petition/organiser/deliveries.html", context, status=status)
 
 
+def _safe_only(view):
+    """require_safe, but after the organiser check: someone who does not organise the letter
+    gets the same 404 from every one of its URLs, whatever the method."""
+
+    @functools.wraps(view)
+    def wrapper(request, slug: str, *args, **kwargs):
+        if request.method not in ("GET", "HEAD"):
+            _letter_for_organiser(request, slug)
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        return view(request, slug, *args, **kwargs)
+
+    return wrapper
+
+
 def _delivery(letter: Letter, code: str) -> Delivery:
     return get_object_or_404(Delivery, letter=letter, code=code)
 
@@ -63,7 +79,7 @@ def _detail(request, letter: Letter, delivery: Delivery, form=None, status: int 
 
 
 @login_required
-@require_safe
+@_safe_only
 def organiser_detail(request, slug: str, code: str):
     letter = _letter_for_organiser(request, slug)
     return _detail(request, letter, _delivery(letter, code))
@@ -81,7 +97,7 @@ def _file_response(delivery: Delivery, name: str) -> FileResponse:
 
 
 @login_required
-@require_safe
+@_safe_only
 def organiser_file(request, slug: str, code: str, name: str):
     letter = _letter_for_organiser(request, slug)
     return _file_response(_delivery(letter, code), name)
