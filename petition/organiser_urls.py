@@ -30,14 +30,14 @@ urlpatterns = [
     path("<slug:slug>/updates/", views.updates, name="updates"),
     path("<slug:slug>/updates/<int:pk>/", views.update_detail, name="update"),
     path("<slug:slug>/deliveries/", delivery_views.organiser_list, name="deliveries"),
-    path("<slug:slug>/deliveries/<str:code>/", delivery_views.organiser_detail, name="delivery"),
+    path("<slug:slug>/deliveries/<slug:code>/", delivery_views.organiser_detail, name="delivery"),
     path(
-        "<slug:slug>/deliveries/<str:code>/delivered/",
+        "<slug:slug>/deliveries/<slug:code>/delivered/",
         delivery_views.mark_delivered,
         name="delivery_delivered",
     ),
     path(
-        "<slug:slug>/deliveries/<str:code>/<str:name>",
+        "<slug:slug>/deliveries/<slug:code>/<str:name>",
         delivery_views.organiser_file,
         name="delivery_file",
     ),

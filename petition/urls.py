@@ -52,9 +52,9 @@ urlpatterns += [
 from . import delivery_views  # noqa: E402
 
 urlpatterns += [
-    path("d/<str:code>/", delivery_views.public_page, name="delivery"),
-    path("d/<str:code>/delivery.json", delivery_views.public_json, name="delivery_json"),
-    path("d/<str:code>/<str:name>", delivery_views.public_file, name="delivery_file"),
+    path("d/<slug:code>/", delivery_views.public_page, name="delivery"),
+    path("d/<slug:code>/delivery.json", delivery_views.public_json, name="delivery_json"),
+    path("d/<slug:code>/<str:name>", delivery_views.public_file, name="delivery_file"),
     path(
         "letters/<slug:slug>/deliveries/",
         delivery_views.letter_deliveries,
