@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 
 import segno
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
@@ -22,7 +23,7 @@ from django.utils import translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from pypdf import PdfReader, PdfWriter
-from weasyprint import HTML
+from weasyprint import CSS, HTML
 from weasyprint.urls import URLFetcher
 
 from .exports import neutralise
@@ -78,11 +79,14 @@ def _rows(chunk: list[tuple[str, str]], per_row: int = 3) -> list[list[tuple[str
     return [chunk[i : i + per_row] for i in range(0, len(chunk), per_row)]
 
 
+STYLESHEET = settings.BASE_DIR / "static" / "css" / "delivery.css"
+
+
 def _render(template: str, context: dict, target) -> int:
     document = HTML(
         string=render_to_string(template, context),
         url_fetcher=URLFetcher(allowed_protocols={"data"}),
-    ).render()
+    ).render(stylesheets=[CSS(filename=str(STYLESHEET))])
     document.write_pdf(target)
     return len(document.pages)
 
