@@ -6,9 +6,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 ENV STATIC_ROOT=/app/staticfiles
 WORKDIR /app
 RUN useradd --create-home --uid 1000 app
-# gettext compiles the translation catalogues (the .mo files are built, never committed).
+# gettext compiles the translation catalogues (the .mo files are built, never committed);
+# WeasyPrint (delivery PDFs) needs Pango and a font from the system.
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends gettext \
-    && rm -rf /var/lib/apt/lists/*
+    libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 COPY requirements/base.txt requirements/base.txt
 RUN pip install --no-cache-dir --require-hashes -r requirements/base.txt
 COPY . .

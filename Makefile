@@ -10,8 +10,8 @@ PYTHON ?= $(shell for p in python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions
 PG_URL ?= postgres://postgres@127.0.0.1:5432/undersigned
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: run test bench lint format lock services chromium check check-deploy audit clean \
-	stack stack-test messages compile-messages check-messages
+.PHONY: run test bench lint format lock services chromium pdf-libs check check-deploy audit \
+	clean stack stack-test messages compile-messages check-messages
 
 $(VENV)/.base: requirements/base.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is needed (python3.12 on PATH)."; exit 1; }
@@ -35,7 +35,10 @@ services:
 chromium:
 	@bin/ensure-chromium
 
-test: $(VENV)/.dev services chromium compile-messages check-messages
+pdf-libs:
+	@bin/ensure-pdf-libs
+
+test: $(VENV)/.dev services chromium pdf-libs compile-messages check-messages
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=0 STATIC_MANIFEST=0 SECRET_KEY=test-secret-key-not-for-production \
 		$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import embedded, openloop  # noqa: E402
+from benchmarks import delivery_bench, embedded, openloop  # noqa: E402
 
 PY = sys.executable
 DB_NAME = os.environ.get("BENCH_DB_NAME", "undersigned_bench")
@@ -1598,6 +1598,24 @@ def scaling(b: Bench) -> dict:
         figures[f"scale_letter_page_per_s_w{n}"] = page["per_s"]
         figures[f"scale_sign_per_s_w{n}"] = signing["per_s"]
     return figures
+
+
+# --- deliveries: the PDF handed over ---------------------------------------------------------
+
+
+@phase(
+    targets={"delivery_pdf_10k_s": ("<=", 30), "delivery_pdf_10k_mb": ("<=", 300)},
+    doc={
+        "delivery_pdf_10k_s": "seconds to build the A4 PDF: 10,000 public names, 44 organisations",
+        "delivery_pdf_10k_cpu_s": "CPU seconds (user + system) of building that PDF",
+        "delivery_pdf_10k_mb": "peak RSS (MB) of the process building that PDF",
+        "delivery_pdf_10k_mb_before": "RSS (MB) of that process before it began (Django loaded)",
+        "delivery_pdf_10k_pages": "pages in that PDF",
+        "delivery_freeze_10k_s": "seconds to freeze the delivery (names copied, checkpoint signed)",
+    },
+)
+def delivery_pdf(b: Bench) -> dict:
+    return delivery_bench.measure(b.env)
 
 
 # --- report ---------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .delivery_models import Delivery, DeliveryName  # noqa: F401 - registered with the app here
+
 
 class Level(models.TextChoices):
     PUBLIC = "public", "Public"

@@ -2,8 +2,8 @@
 
 from django.urls import path
 
+from . import delivery_views, translation_views
 from . import organiser_views as views
-from . import translation_views
 
 app_name = "organiser"
 
@@ -39,4 +39,16 @@ urlpatterns = [
     path("<slug:slug>/updates/<int:pk>/", views.update_detail, name="update"),
     path("<slug:slug>/updates/<int:pk>/pause/", views.pause_update, name="pause_update"),
     path("<slug:slug>/updates/<int:pk>/resume/", views.resume_update, name="resume_update"),
+    path("<slug:slug>/deliveries/", delivery_views.organiser_list, name="deliveries"),
+    path("<slug:slug>/deliveries/<slug:code>/", delivery_views.organiser_detail, name="delivery"),
+    path(
+        "<slug:slug>/deliveries/<slug:code>/delivered/",
+        delivery_views.mark_delivered,
+        name="delivery_delivered",
+    ),
+    path(
+        "<slug:slug>/deliveries/<slug:code>/<str:name>",
+        delivery_views.organiser_file,
+        name="delivery_file",
+    ),
 ]

@@ -152,3 +152,18 @@ def send_due_cosign_digests() -> int:
     from . import services
 
     return services.send_due_cosign_digests()
+
+
+# --- Deliveries: the documents of a frozen delivery ----------------------------------------------
+
+
+# A PDF of 100,000 names takes minutes: more than the default limit of a task.
+@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3540)
+def build_delivery(delivery_id: int) -> str:
+    from . import delivery_documents
+
+    return delivery_documents.build(delivery_id=delivery_id)
+
+
+def enqueue_delivery(delivery_id: int) -> None:
+    build_delivery.apply_async((delivery_id,), retry=False)

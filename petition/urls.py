@@ -48,3 +48,17 @@ urlpatterns += [
     path("letters/<slug:slug>/versions/", views.letter_versions, name="letter_versions"),
     path("letters/<slug:slug>/updates/stop/<str:token>/", views.unsubscribe, name="unsubscribe"),
 ]
+
+# --- Deliveries: the public page of a delivered letter, its files and its JSON ---
+from . import delivery_views  # noqa: E402
+
+urlpatterns += [
+    path("d/<slug:code>/", delivery_views.public_page, name="delivery"),
+    path("d/<slug:code>/delivery.json", delivery_views.public_json, name="delivery_json"),
+    path("d/<slug:code>/<str:name>", delivery_views.public_file, name="delivery_file"),
+    path(
+        "letters/<slug:slug>/deliveries/",
+        delivery_views.letter_deliveries,
+        name="letter_deliveries",
+    ),
+]

@@ -29,7 +29,7 @@ from django.urls.exceptions import Resolver404
 from django.utils.http import int_to_base36
 from django.utils.regex_helper import normalize
 
-from petition import services, tokens
+from petition import deliveries, delivery_documents, services, tokens
 from petition.models import Letter, Signature
 
 pytestmark = pytest.mark.django_db
@@ -221,6 +221,23 @@ def build_world(django_user_model, make_letter) -> World:
         "WITHDRAWNNAMEMARKER",
     ]
 
+    # Deliveries of letter A: one handed over (public, named by public signers only), one only
+    # prepared (the organisers' alone).
+    delivered, prepared = (
+        deliveries.prepare(
+            letter_id=letter.pk,
+            actor=owner,
+            addressee="The Board",
+            cover_note="",
+            include_names=True,
+            include_organisations=True,
+            include_counts=True,
+        )  # fmt: skip
+        for _ in range(2)
+    )
+    delivery_documents.build(delivery_id=delivered.pk)
+    deliveries.mark_delivered(delivery_id=delivered.pk, actor=owner, delivered_to="The Board")
+
     plain = _user(django_user_model, "plain@example.org", name="Plain User")
     org_member = _user(django_user_model, "member-y@example.org", name="Member of Y")
     # The other organiser also signed their own letter: tokens for that signature are "theirs".
@@ -268,8 +285,9 @@ def build_world(django_user_model, make_letter) -> World:
         "public_id": [str(anonymous.public_id), str(hidden.public_id)],
         # My signatures (issue 11): the level a signature is switched to.
         "level": ["public", "anonymous", "private"],
-        # Organisation logos: a stored file's name (public, as the co-signer list shows it).
-        "name": ["0" * 32 + ".png"],
+        # Organisation logos: a stored file's name (public, as the co-signer list shows it); and
+        # a delivery's files.
+        "name": ["0" * 32 + ".png", "names.csv", "print.html", "a4.pdf"],
         "letter_id": [str(letter.pk), str(draft.pk)],
         "user_id": [str(victim.pk), str(owner.pk)],
         # Django's admin: every object of the victim's, behind the admin login.
@@ -281,6 +299,8 @@ def build_world(django_user_model, make_letter) -> World:
         # owner; the actor can only guess one, for the victim's account.
         "key": ["not-a-real-key", "Mg:1abcde:fakesignature"],
         "uidb36": [int_to_base36(victim.pk)],
+        # Deliveries: the public one, the one only prepared, and a guess; their files.
+        "code": [delivered.code, prepared.code, "nosuchcode"],
     }
     return world
 

@@ -56,9 +56,24 @@ NOT_PUBLIC = ("admin/", "accounts/", "me/", "manage/", "orgs/")
 
 
 # Parameters a reader can fill; anything else makes the test fail until it is handled here.
-def _fill(param: str, letter: Letter) -> str | None:
-    # name: an organisation logo's file name (media/organisation-logos/<name>).
-    return {"slug": letter.slug, "name": "0" * 32 + ".png"}.get(param)
+def _fill(param: str, letter: Letter, route_name: str = "") -> str | None:
+    delivered = letter.deliveries.filter(delivered_at__isnull=False).first()
+    code = delivered.code if delivered else None
+    # name: a delivery's file, or an organisation logo's file (media/organisation-logos/<name>).
+    name = "0" * 32 + ".png" if route_name == "organisation_logo" else "print.html"
+    return {"slug": letter.slug, "code": code, "name": name}.get(param)
+
+
+def _deliver(letter: Letter) -> None:
+    """A delivered delivery of the letter, so its public page, JSON and files are read too."""
+    from petition import deliveries, delivery_documents
+
+    delivery = deliveries.prepare(
+        letter_id=letter.pk, actor=None, addressee="The Board", cover_note="",
+        include_names=True, include_organisations=True, include_counts=True,
+    )  # fmt: skip
+    delivery_documents.build(delivery_id=delivery.pk)
+    assert deliveries.mark_delivered(delivery_id=delivery.pk, actor=None, delivered_to="The Board")
 
 
 def _walk(resolver, prefix=""):
@@ -86,7 +101,7 @@ def public_urls(letter: Letter) -> list[str]:
         params = list(pattern.pattern.converters)
         kwargs = {}
         for param in params:
-            value = _fill(param, letter)
+            value = _fill(param, letter, pattern.name)
             if value is None:
                 raise AssertionError(
                     f"The leak test cannot fill <{param}> in {route!r} ({pattern.name}): "
@@ -104,6 +119,9 @@ def public_urls(letter: Letter) -> list[str]:
     size = Tally.objects.get(letter=letter).log_size
     urls += [f"{log}/entries?start=0&end=1000", f"{log}/inclusion?index=0&size={size}",
              f"{log}/consistency?from=1&to={size}", f"{log}/checkpoint"]  # fmt: skip
+    # Every file of a delivery, not only the one _fill() names.
+    code = _fill("code", letter)
+    urls += [reverse("delivery_file", args=[code, name]) for name in ("names.csv", "a4.pdf")]
     return urls
 
 
@@ -121,6 +139,7 @@ def test_no_hidden_detail_reaches_any_public_url_or_log(
     from petition import tlog
 
     tlog.checkpoint(letter_id=letter.pk)
+    _deliver(letter)
 
     hidden = {"email", "affiliation", "team"}
     if level != "public":
@@ -134,7 +153,8 @@ def test_no_hidden_detail_reaches_any_public_url_or_log(
     for url in public_urls(letter):
         response = visitor.get(url)
         assert response.status_code < 500, url
-        body = response.content.decode(errors="replace")
+        content = b"".join(response.streaming_content) if response.streaming else response.content
+        body = content.decode(errors="replace")
         if "/log/entries" in url:  # the entries are base64: read what they say
             assert response.status_code == 200, (url, body)
             body += "".join(

@@ -8,7 +8,7 @@ from django.core import signing
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 
-from petition import emails, organiser_urls, services
+from petition import deliveries, delivery_documents, emails, organiser_urls, services
 from petition.models import (
     AuditEvent,
     ExportRecord,
@@ -76,7 +76,13 @@ def world(letter, team):
     invite = services.invite_organiser(
         letter_id=letter.pk, actor=team["owner"], email="invitee@example.org", role="editor"
     )
+    delivery = deliveries.prepare(
+        letter_id=letter.pk, actor=team["owner"], addressee="The Board", cover_note="",
+        include_names=True, include_organisations=True, include_counts=True,
+    )  # fmt: skip
+    delivery_documents.build(delivery_id=delivery.pk)
     return {
+        "delivery": delivery,
         "letter": letter,
         "public": public,
         "anonymous": anonymous,
@@ -105,6 +111,8 @@ def organiser_urls_for(world) -> list[str]:
         "pk": None,
         "public_id": world["anonymous"].public_id,
         "token": signing.dumps({"i": world["invite"].pk}, salt=emails.INVITE_SALT),
+        "code": world["delivery"].code,
+        "name": "names.csv",
     }
     urls = []
     for pattern in organiser_urls.urlpatterns:
@@ -131,6 +139,7 @@ def state(letter) -> dict:
         "exports": ExportRecord.objects.count(),
         "updates": Update.objects.count(),
         "paused": Update.objects.filter(paused_at__isnull=False).count(),
+        "deliveries": list(letter.deliveries.values_list("pk", "delivered_at")),
         "tally": Tally.objects.filter(letter=letter).values_list("verified", flat=True).first(),
     }
 
@@ -223,6 +232,12 @@ def test_a_viewer_cannot_edit_moderate_or_export(client, world):
         ),
         ("post", reverse("organiser:set_role", args=[slug, viewer_pk]), {"role": "owner"}),
         ("post", reverse("organiser:remove_organiser", args=[slug, viewer_pk]), {}),
+        ("post", reverse("organiser:deliveries", args=[slug]), {"addressee": "A"}),
+        (
+            "post",
+            reverse("organiser:delivery_delivered", args=[slug, world["delivery"].code]),
+            {"delivered_to": "A"},
+        ),
     ]
     for method, url, data in forbidden:
         response = getattr(client, method)(url, data)

@@ -40,18 +40,26 @@ class Command(BaseCommand):
         "key, the root recomputed from every entry, inclusion proofs, consistency with the "
         "checkpoint seen last time (kept under var/auditlog/), and that every withdraw or hide "
         "undoes an earlier sign at the level that sign showed (a level change is a withdrawal "
-        "and a new sign under a fresh ref). Prints the counts; exits non-zero on any mismatch."
+        "and a new sign under a fresh ref). Prints the counts; exits non-zero on any mismatch. "
+        "Given a delivery's URL (https://host/d/CODE/) instead, also checks the delivery: its "
+        "checkpoint's signature, that the log's first entries hash to its root and replay to its "
+        "counts, and that today's log extends it."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("base_url")
-        parser.add_argument("slug")
+        parser.add_argument("base_url", help="the site, or a delivery's URL")
+        parser.add_argument("slug", nargs="?", help="the letter (omit with a delivery's URL)")
         parser.add_argument("--proofs", type=int, default=200, help="inclusion proofs to check")
         parser.add_argument("--state-dir", default=None)
         parser.add_argument("--key", default=None, help="a vkey you trust, instead of fetching it")
 
     def handle(self, *args, base_url, slug, proofs, state_dir, key, **options):
-        base = base_url.rstrip("/")
+        delivery = None
+        if slug is None:
+            base, delivery = self._delivery(base_url)
+            slug = delivery["letter"]
+        else:
+            base = base_url.rstrip("/")
 
         def get(path: str) -> bytes:
             try:
@@ -146,7 +154,59 @@ class Command(BaseCommand):
         counts = self._replay(entries, slug)
         self.stdout.write("counts: " + json.dumps(counts, sort_keys=True))
         self._compare_with_site(get_json, slug, counts)
+        if delivery is not None:
+            self._check_delivery(delivery, verifier, entries, store, root, get_json, log, slug)
         self.stdout.write(self.style.SUCCESS("audit passed"))
+
+    def _delivery(self, url: str) -> tuple[str, dict]:
+        """The site's base URL and the delivery's JSON, from a delivery's public URL."""
+        parts = urllib.parse.urlsplit(url)
+        path = parts.path.rstrip("/")
+        if "/d/" not in path or parts.scheme not in ("http", "https"):
+            raise CommandError("give the site's URL and a letter's slug, or a delivery's URL")
+        site = urllib.parse.urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+        base = site + path.rsplit("/d/", 1)[0]
+        try:
+            with urllib.request.urlopen(f"{site}{path}/delivery.json", timeout=30) as response:  # noqa: S310
+                return base, json.loads(response.read())
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise AuditFailure(f"could not read the delivery at {url}: {exc}") from exc
+
+    def _check_delivery(self, delivery, verifier, entries, store, head_root, get_json, log, slug):
+        """The delivery's checkpoint is signed, the log's first entries hash to its root and
+        replay to its counts, and the current head extends it."""
+        try:
+            origin, size, root = notes.parse_checkpoint(
+                verifier.verify(delivery["checkpoint"]["note"])
+            )
+        except (notes.NoteError, KeyError, TypeError) as exc:
+            raise AuditFailure(f"delivery: checkpoint signature check failed: {exc}") from exc
+        claimed = delivery["checkpoint"]
+        if not origin.endswith(f"/letters/{slug}"):
+            raise AuditFailure(f"delivery: checkpoint origin {origin!r} is not this letter's")
+        if claimed.get("size") != size or claimed.get("root") != base64.b64encode(root).decode():
+            raise AuditFailure(
+                "delivery: the size or root it states is not its signed checkpoint's"
+            )
+        if size > len(entries) or store.root(size) != root:
+            raise AuditFailure(f"delivery: the log's first {size} entries do not hash to its root")
+        proof = get_json(f"{log}/consistency?from={size}&to={len(entries)}")
+        path = [base64.b64decode(h) for h in proof["path"]]
+        if not merkle.verify_consistency(size, len(entries), root, head_root, path):
+            raise AuditFailure(f"delivery: consistency proof from {size} does not verify")
+        counts = self._replay(entries[:size], slug)
+        stated = delivery.get("counts", {})
+        keys = ["verified", "public", "anonymous", "private", "employees", "cosigners"]
+        differ = [k for k in keys if stated.get(k) != counts[k]]
+        if differ:
+            raise AuditFailure(
+                "delivery: its counts differ from the log's on " + ", ".join(differ) + f": it "
+                f"states {stated}, the log replays to {counts}"
+            )
+        self.stdout.write(
+            f"delivery {delivery.get('code')}: checkpoint of {size} entries signed, extended by "
+            f"today's log, counts match: {counts['verified']} signatures"
+        )
 
     def _compare_with_site(self, get_json, slug: str, counts: dict) -> None:
         """Set the replayed counts beside the ones the site shows. A difference is reported, not
