@@ -7,7 +7,9 @@ ENV STATIC_ROOT=/app/staticfiles
 WORKDIR /app
 RUN useradd --create-home --uid 1000 app
 # gettext compiles the translation catalogues (the .mo files are built, never committed);
-# WeasyPrint (delivery PDFs) needs Pango and a font from the system.
+# WeasyPrint (delivery PDFs) needs Pango and a font from the system. Not pinned to a version: the
+# base image fixes the Debian release, and a rebuild should take that release's security fixes.
+# hadolint ignore=DL3008
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends gettext \
     libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 COPY requirements/base.txt requirements/base.txt

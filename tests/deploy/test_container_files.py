@@ -120,7 +120,7 @@ def test_no_secret_is_baked_into_an_image_layer():
             # placeholder, since the command line is stored in the image's history.
             for assignment in re.findall(r"\b([A-Z_]+)=(\S+)", args):
                 if SECRET_NAME.search(assignment[0]):
-                    assert assignment[1] in {"build-only"}, assignment
+                    assert assignment[1].startswith("build-only"), assignment
 
 
 def dockerignored(path: str, patterns: list[str]) -> bool:
