@@ -6,6 +6,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from petition import services
+from tests.browser.test_accessibility import violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,9 +34,11 @@ def test_the_word_diff_marks_are_visible_and_the_line_view_is_a_link_away(
     assert "line-through" in removed.evaluate("e => getComputedStyle(e).textDecorationLine")
     expect(added.locator(".visually-hidden")).to_have_text("added: ")
     expect(page.locator(".diff-legend")).to_be_visible()
+    assert violations(page) == []
 
     page.get_by_role("link", name="Show changed lines instead").click()
     expect(page.locator("pre.diff")).to_contain_text("+ - fair wages for all")
     expect(page.locator(".worddiff")).to_have_count(0)
+    assert violations(page) == []
     page.get_by_role("link", name="Show changed words in the text instead").click()
     expect(page.locator(".worddiff li ins")).to_contain_text("wages")
