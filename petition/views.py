@@ -538,6 +538,8 @@ from django.core.cache import cache  # noqa: E402
 from . import params  # noqa: E402
 from .linediff import changes as _compute_diff  # noqa: E402
 from .models import LetterTranslation, LetterVersion, render_markdown  # noqa: E402
+from .worddiff import MARK  # noqa: E402
+from .worddiff import changes as _compute_word_diff  # noqa: E402
 
 # Rendering the largest, worst text allowed costs about 0.4 s of CPU (Markdown); a page renders
 # at most this many once, and every later reader gets them from the cache.
@@ -555,6 +557,28 @@ def _diff(before: LetterVersion, after: LetterVersion) -> list[tuple[str, str]]:
         found = _compute_diff(old, new)
         cache.set(key, found, timeout=None)
     return found
+
+
+def _word_diff(before: LetterVersion, after: LetterVersion) -> str:
+    """The newer version's text with the words added and removed since the older marked,
+    computed once per pair like _diff; the screen-reader words are added per request, in the
+    reader's language."""
+    key = f"versions-worddiff:{before.pk}:{after.pk}"
+    found = cache.get(key)
+    if found is None:
+        old, new = _titled_html(before), _titled_html(after)
+        found = "" if old == new else _compute_word_diff(old, new)
+        cache.set(key, found, timeout=None)
+    for tag, words in (("ins", gettext("added: ")), ("del", gettext("removed: "))):
+        spoken = format_html(
+            '<{} class="{}"><span class="visually-hidden">{}</span>', tag, MARK, words
+        )
+        found = found.replace(f'<{tag} class="{MARK}">', spoken)
+    return found
+
+
+def _titled_html(version: LetterVersion) -> str:
+    return format_html("<h3>{}</h3>", version.title) + _version_html(version)
 
 
 def _version_html(version: LetterVersion) -> str:
@@ -578,6 +602,9 @@ def letter_versions(request, slug: str):
     start = (number - 1) * VERSIONS_PER_PAGE
     # One more than shown: the oldest shown needs the version before it for its diff.
     versions = list(newest[start : start + VERSIONS_PER_PAGE + 1])
+    # The word diff of the rendered text by default; the line diff of the Markdown on request.
+    view = "lines" if request.GET.get("view") == "lines" else "words"
+    compare = _diff if view == "lines" else _word_diff
     # Each language's history: every translation of each version shown, newest first.
     translated: dict[int, list] = {}
     for row in LetterTranslation.objects.filter(version__in=versions).order_by("-id"):
@@ -587,7 +614,7 @@ def letter_versions(request, slug: str):
         {
             "version": version,
             "html": _version_html(version),
-            "changes": _diff(versions[n + 1], version) if n + 1 < len(versions) else None,
+            "changes": compare(versions[n + 1], version) if n + 1 < len(versions) else None,
             "translations": translated.get(version.pk, []),
         }
         for n, version in enumerate(versions[:VERSIONS_PER_PAGE])
@@ -602,6 +629,7 @@ def letter_versions(request, slug: str):
             "pages": pages,
             "current": total,
             "original_language_name": translations.language_name(letter.original_language),
+            "view": view,
         },
     )
 

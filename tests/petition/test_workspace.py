@@ -404,8 +404,10 @@ def test_versions_page_shows_each_version_its_count_and_the_change(client, world
     text = body(page)
     assert page.status_code == 200
     assert "Version 2 (current)" in text and "Version 1" in text
-    assert "<del>- We ask you to *stop*.</del>" in text
-    assert "<ins>+ We ask you to *pause*.</ins>" in text
+    assert "removed: </span>stop</del>" in text and "added: </span>pause</ins>" in text
+    lines = body(client.get(reverse("letter_versions", args=[letter.slug]), {"view": "lines"}))
+    assert "<del>- We ask you to *stop*.</del>" in lines
+    assert "<ins>+ We ask you to *pause*.</ins>" in lines
     assert "<strong>2</strong> signed this version" in text
     assert reverse("letter_versions", args=[letter.slug]) in body(
         client.get(letter.get_absolute_url())
