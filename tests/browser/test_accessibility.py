@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from accounts import emails as account_emails
 from accounts import services as account_services
-from petition import emails, services, tokens
+from petition import deliveries, delivery_documents, emails, services, tokens
 from petition.models import Signature
 from tests.conftest import verified_signature
 from tests.test_access import all_routes
@@ -38,7 +38,8 @@ NOT_PAGES = {
     "organiser:export_download", "organiser:invite", "account_confirm_login_code",
     "account_reauthenticate", "account_inactive", "account_set_password", "organisation_logo",
     "set_language", "organisation_invite_revoke", "organiser:revoke_invite",
-    "organiser:pause_update", "organiser:resume_update",
+    "organiser:pause_update", "organiser:resume_update", "delivery_json", "delivery_file",
+    "organiser:delivery_file", "organiser:delivery_delivered",
 }  # fmt: skip
 
 
@@ -69,8 +70,16 @@ def world(make_letter, organiser):
     update, _ = services.send_update(
         letter_id=letter.pk, actor=organiser, subject="News", body="Hi"
     )
+    delivery = deliveries.prepare(
+        letter_id=letter.pk, actor=organiser, addressee="The Board", cover_note="",
+        include_names=True, include_organisations=True, include_counts=True,
+    )  # fmt: skip
+    delivery_documents.build(delivery_id=delivery.pk)
+    deliveries.mark_delivered(delivery_id=delivery.pk, actor=organiser, delivered_to="The Board")
     slug = letter.slug
     public = {
+        "delivery": reverse("delivery", args=[delivery.code]),
+        "letter_deliveries": reverse("letter_deliveries", args=[slug]),
         "home": reverse("home"),
         "letter": reverse("letter", args=[slug]),
         "tally": reverse("tally", args=[slug]),
@@ -133,11 +142,13 @@ def world(make_letter, organiser):
                 "exports",
                 "updates",
                 "translations",
+                "deliveries",
             )
         },  # fmt: skip
         "organiser:dashboard": reverse("organiser:dashboard"),
         "organiser:create": reverse("organiser:create"),
         "organiser:update": reverse("organiser:update", args=[slug, update.pk]),
+        "organiser:delivery": reverse("organiser:delivery", args=[slug, delivery.code]),
     }
     return {"public": public, "signed_in": signed_in, "organiser": organiser, "letter": letter}
 
