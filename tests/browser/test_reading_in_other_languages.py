@@ -56,6 +56,7 @@ def test_a_browser_preferring_spanish_reads_and_signs_the_spanish_text(
     expect(page.locator(".translation-note")).to_contain_text("Original: English")
     page.locator("#id_name").fill("Sol")
     page.locator("#id_email").fill("sol@example.com")
+    page.locator("input[name=visibility][value=public]").check()  # no level is chosen for them
     page.locator("form.sign-form button[type=submit]").click()
     page.wait_for_url("**/check-your-inbox/")
     signature = Signature.objects.get(letter=letter)
