@@ -192,7 +192,8 @@ def signs_up(site: Site, email: str) -> None:
     )
     confirm = site.link(site.mail_to(email, "/confirm-email/"), "/confirm-email/")
     site.submit(confirm, "/confirm-email/")
-    site.submit("/accounts/login/", "/login/", login=email, password=PASSWORD)
+    # Confirming in the browser that signed up signs the new account in.
+    assert site.get("/me/signatures/").url.endswith("/me/signatures/"), "signed in on confirming"
 
 
 def organisation_co_signs(organiser: Site, web: str, mail: str, run: str) -> None:
