@@ -18,7 +18,9 @@ CONTEXT = 2
 SHOWN_LINES = 400
 
 
-def _opcodes(old: list[str], new: list[str]) -> list[tuple[str, int, int, int, int]]:
+def bounded_opcodes(old: list, new: list, limit: int) -> list[tuple[str, int, int, int, int]]:
+    """difflib's opcodes for two sequences, the matcher run only on the middle left once the
+    common head and tail are cut, and only if it is at most `limit` items a side."""
     head = 0
     while head < min(len(old), len(new)) and old[head] == new[head]:
         head += 1
@@ -29,7 +31,7 @@ def _opcodes(old: list[str], new: list[str]) -> list[tuple[str, int, int, int, i
     codes = []
     if head:
         codes.append(("equal", 0, head, 0, head))
-    if len(old_mid) <= MATCHED_LINES and len(new_mid) <= MATCHED_LINES:
+    if len(old_mid) <= limit and len(new_mid) <= limit:
         matcher = difflib.SequenceMatcher(None, old_mid, new_mid, autojunk=False)
         codes += [
             (tag, i1 + head, i2 + head, j1 + head, j2 + head)
@@ -53,7 +55,7 @@ def changes(old: list[str], new: list[str]) -> list[tuple[str, str]]:
     """What changed, line by line: ("add"|"del"|"same"|"gap", line), with unchanged stretches
     cut to two lines of context around each change."""
     lines = []
-    for group in _grouped(_opcodes(old, new)):
+    for group in _grouped(bounded_opcodes(old, new, MATCHED_LINES)):
         if lines:
             lines.append(("gap", "…"))
         for tag, i1, i2, j1, j2 in group:

@@ -13,13 +13,13 @@ difflib's matcher runs only on a middle of at most MATCHED_TOKENS tokens a side;
 middle is shown whole, as removed then added.
 """
 
-import difflib
 import html
 import re
 from html.parser import HTMLParser
 
 import nh3
 
+from .linediff import bounded_opcodes
 from .models import MARKDOWN_ATTRIBUTES, MARKDOWN_LINK_REL, MARKDOWN_TAGS, MARKDOWN_URL_SCHEMES
 
 # Tokens a side the matcher may compare. Its worst case is a middle of alternating tokens
@@ -67,30 +67,6 @@ def tokens(text_html: str) -> list[tuple[str, str]]:
     return parser.tokens
 
 
-def _opcodes(old: list, new: list) -> list[tuple[str, int, int, int, int]]:
-    head = 0
-    while head < min(len(old), len(new)) and old[head] == new[head]:
-        head += 1
-    tail = 0
-    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
-        tail += 1
-    old_mid, new_mid = old[head : len(old) - tail], new[head : len(new) - tail]
-    codes = []
-    if head:
-        codes.append(("equal", 0, head, 0, head))
-    if len(old_mid) <= MATCHED_TOKENS and len(new_mid) <= MATCHED_TOKENS:
-        matcher = difflib.SequenceMatcher(None, old_mid, new_mid, autojunk=False)
-        codes += [
-            (tag, i1 + head, i2 + head, j1 + head, j2 + head)
-            for tag, i1, i2, j1, j2 in matcher.get_opcodes()
-        ]
-    elif old_mid or new_mid:
-        codes.append(("replace", head, head + len(old_mid), head, head + len(new_mid)))
-    if tail:
-        codes.append(("equal", len(old) - tail, len(old), len(new) - tail, len(new)))
-    return codes
-
-
 def _marked(mark: str, stretch: list[tuple[str, str]], keep_tags: bool) -> list[str]:
     """A stretch of tokens with each run of words between tags wrapped in `mark`; tags are
     written as they are (keep_tags) or left out, with a space between the runs."""
@@ -123,7 +99,7 @@ def changes(old_html: str, new_html: str) -> str:
     removed in <del>."""
     old, new = tokens(old_html), tokens(new_html)
     out = []
-    for tag, i1, i2, j1, j2 in _opcodes(old, new):
+    for tag, i1, i2, j1, j2 in bounded_opcodes(old, new, MATCHED_TOKENS):
         if tag == "equal":
             out.extend(text for _, text in new[j1:j2])
             continue

@@ -6,7 +6,7 @@ import time
 import pytest
 from django.urls import reverse
 
-from petition import services, views, worddiff
+from petition import linediff, services, views, worddiff
 from petition.forms import MAX_LETTER_BRACKETS, MAX_LETTER_LENGTH
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +82,7 @@ def test_the_word_diff_of_its_worst_middle_stays_within_its_cpu_bound():
     blocks = ["z", *["a"] * half, *["b"] * half, "w"]
     assert len(alternating) <= worddiff.MATCHED_TOKENS
     started = time.process_time()
-    codes = worddiff._opcodes(alternating, blocks)
+    codes = linediff.bounded_opcodes(alternating, blocks, worddiff.MATCHED_TOKENS)
     spent = time.process_time() - started
     assert len(codes) > 2  # matched, not shown whole as removed then added
     assert spent < CPU_BOUND / 10, f"{spent:.2f} s of CPU"
