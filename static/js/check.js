@@ -11,78 +11,11 @@
   if (!form || !button || !window.crypto || !window.crypto.subtle) return;
   button.hidden = false;
   var slug = form.dataset.slug;
-  var enc = new TextEncoder();
 
-  function b64(text) {
-    var bin = atob(text), out = new Uint8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
-  }
-  function hex(bytes) {
-    return Array.from(bytes, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
-  }
-  function unhex(text) {
-    var out = new Uint8Array(text.length / 2);
-    for (var i = 0; i < out.length; i++) out[i] = parseInt(text.substr(i * 2, 2), 16);
-    return out;
-  }
-  function concat() {
-    var parts = Array.from(arguments), n = 0, at = 0;
-    parts.forEach(function (p) { n += p.length; });
-    var out = new Uint8Array(n);
-    parts.forEach(function (p) { out.set(p, at); at += p.length; });
-    return out;
-  }
-  async function sha256(bytes) {
-    return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  }
-  function same(a, b) {
-    if (a.length !== b.length) return false;
-    for (var i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-    return true;
-  }
-  async function get(path, asText) {
-    var response = await fetch(path, { headers: { Accept: asText ? "text/plain" : "application/json" } });
-    if (!response.ok) throw new Error(path + " answered " + response.status);
-    return asText ? response.text() : response.json();
-  }
-  async function verifyNote(note, vkey) {
-    // name+keyid+base64: the base64 part may itself hold "+".
-    var parts = vkey.trim().split("+");
-    var name = parts[0], keyId = unhex(parts[1]), raw = b64(parts.slice(2).join("+"));
-    if (raw[0] !== 1 || raw.length !== 33) throw new Error("the published key is not an Ed25519 key");
-    var pub = raw.slice(1);
-    var computedId = (await sha256(concat(enc.encode(name + "\n"), new Uint8Array([1]), pub))).slice(0, 4);
-    if (!same(computedId, keyId)) throw new Error("the published key's ID does not match the key");
-    var split = note.indexOf("\n\n");
-    if (split < 0) throw new Error("the checkpoint is not a signed note");
-    var text = note.slice(0, split + 1);
-    var key = await crypto.subtle.importKey("raw", pub, { name: "Ed25519" }, false, ["verify"]);
-    var lines = note.slice(split + 2).split("\n").filter(Boolean);
-    for (var i = 0; i < lines.length; i++) {
-      var prefix = "\u2014 " + name + " ";
-      if (lines[i].indexOf(prefix) !== 0) continue;
-      var sig = b64(lines[i].slice(prefix.length));
-      if (!same(sig.slice(0, 4), keyId)) continue;
-      if (await crypto.subtle.verify("Ed25519", key, sig.slice(4), enc.encode(text))) return text;
-      throw new Error("the checkpoint's signature is not valid");
-    }
-    throw new Error("the checkpoint is not signed by the published key");
-  }
-  async function verifyInclusion(leaf, index, size, path, root) {
-    var fn = index, sn = size - 1, r = leaf;
-    for (var i = 0; i < path.length; i++) {
-      if (sn === 0) return false;
-      if ((fn & 1) || fn === sn) {
-        r = await sha256(concat(new Uint8Array([1]), path[i], r));
-        if (!(fn & 1)) { while (!(fn & 1) && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); } }
-      } else {
-        r = await sha256(concat(new Uint8Array([1]), r, path[i]));
-      }
-      fn = Math.floor(fn / 2); sn = Math.floor(sn / 2);
-    }
-    return sn === 0 && same(r, root);
-  }
+  var L = window.UndersignedLog;  // static/js/tlog.js, loaded first
+  var b64 = L.b64, hex = L.hex, unhex = L.unhex, concat = L.concat, sha256 = L.sha256;
+  var get = L.get, verifyNote = L.verifyNote, verifyInclusion = L.verifyInclusion;
+
   // One entry of the receipt: its ref rebuilt from the salt, the log's entry at its index a
   // "sign" with that ref, and the entry included under the signed root.
   async function proveEntry(item, idBytes, size, root) {
