@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig as DjangoAdminConfig
 from django.shortcuts import render
 
-from petition import ratelimit
+from lib import ratelimit
 
 
 class AdminSite(admin.AdminSite):

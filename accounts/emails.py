@@ -2,8 +2,8 @@
 
 from django.urls import reverse
 
+from lib.addresses import email_hash
 from petition import emails as outbox
-from petition.services import email_hash
 
 from . import tokens
 from .models import OrganisationInvite

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .lib.maildomains import is_disposable, is_public_mail
+from lib.maildomains import is_disposable, is_public_mail
 
 
 class UserManager(BaseUserManager):

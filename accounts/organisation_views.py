@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from petition import ratelimit
+from lib import ratelimit
 from petition.models import CoSignature
 
 from . import services, tokens

@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from petition.services import email_hash, normalise_email
+from lib.addresses import email_hash, normalise_email
 
 from . import emails
 from .models import (

@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.views import i18n
 from django.views.decorators.http import require_http_methods, require_POST
 
-from petition import ratelimit, services
+from lib import ratelimit
+from petition import services
 from petition.forms import LEVEL_HELP
 from petition.models import Level, Signature
 

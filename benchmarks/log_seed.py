@@ -4,7 +4,8 @@ through COPY: what a million verifications would have appended, built in a few s
 import hashlib
 import time
 
-from petition import merkle, tlog
+from lib import merkle
+from petition import tlog
 from petition.models import LogEntry, LogNode, Tally
 
 

@@ -6,7 +6,7 @@ Django's RedisCache raises on every call while Redis is unreachable, and code we
 the cache on ordinary pages (allauth keeps its login, sign-up and password-reset rate limits
 there). With this backend a read is a miss, a write is skipped (an add() reports success) and a
 warning is logged, so logging in, signing and reading stay up while Redis is away; the limits
-kept in the cache are not enforced meanwhile (the same choice as petition/ratelimit.py). `incr`
+kept in the cache are not enforced meanwhile (the same choice as lib/ratelimit.py). `incr`
 still raises: a caller counting something must know the count is gone.
 """
 

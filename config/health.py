@@ -20,7 +20,8 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 
-from petition import notes, tlog
+from lib import signed_note
+from petition import tlog
 from petition.models import Checkpoint
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def _log_key() -> str:
     if latest is not None:
         try:
             signer.verifier().verify(latest)
-        except notes.NoteError:
+        except signed_note.NoteError:
             raise NotReady("log signing key does not match the stored log") from None
     return "ok"
 

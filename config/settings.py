@@ -454,7 +454,7 @@ SILENCED_SYSTEM_CHECKS = [
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "accounts.logging.RedactPersonalData"}},
+    "filters": {"redact": {"()": "lib.redaction.RedactPersonalData"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
@@ -472,5 +472,5 @@ LOGGING = {
         "django": {"handlers": ["console", "mail_admins"], "level": "INFO", "propagate": False},
     },
 }
-DEFAULT_EXCEPTION_REPORTER_FILTER = "accounts.logging.PrivateExceptionFilter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "lib.redaction.PrivateExceptionFilter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "

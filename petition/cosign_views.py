@@ -9,8 +9,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Organisation
+from lib import ratelimit
 
-from . import ratelimit, services
+from . import services
 from .forms import CosignForm, PinForm
 from .models import CoSignature, Letter
 from .organiser_views import EDITORS, _letter_for_organiser

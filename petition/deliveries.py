@@ -14,7 +14,9 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone, translation
 
-from . import merkle, notes, services, tasks, tlog
+from lib import merkle, signed_note
+
+from . import services, tasks, tlog
 from .models import (
     Checkpoint,
     CoSignature,
@@ -36,7 +38,7 @@ def _checkpoint_at(letter: Letter, size: int) -> Checkpoint:
     if found is not None:
         return found
     root = merkle.root(size, tlog.get_nodes_for(letter.pk))
-    note = tlog.signer().sign_note(notes.format_checkpoint(tlog.origin(letter), size, root))
+    note = tlog.signer().sign_note(signed_note.format_checkpoint(tlog.origin(letter), size, root))
     try:
         with transaction.atomic():
             return Checkpoint.objects.create(letter=letter, size=size, root=root, note=note)

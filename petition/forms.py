@@ -2,10 +2,12 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-# One list of throwaway-mail domains, shared with organisation verification.
-from accounts.lib.maildomains import is_disposable
+from lib import params
 
-from . import params, translations
+# One list of throwaway-mail domains, shared with organisation verification.
+from lib.maildomains import is_disposable
+
+from . import translations
 from .models import LEVEL_ORDER, SETTINGS_FIELDS, Letter, Level
 
 LEVEL_HELP = {

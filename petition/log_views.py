@@ -13,7 +13,9 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import merkle, notes, params, tlog
+from lib import merkle, params, signed_note
+
+from . import tlog
 from .models import Letter, LogEntry
 
 MAX_ENTRIES = 1000
@@ -220,7 +222,7 @@ def _prove_included(letter: Letter, entries: list[tuple[int, str]]) -> int:
         if row is None or row.ref != ref or json.loads(bytes(row.data))["kind"] != "sign":
             raise BadReceipt("No signature with this receipt is in the log.")
     latest = tlog.latest_checkpoint(letter)
-    _origin, size, root = notes.parse_checkpoint(tlog.signer().verifier().verify(latest.note))
+    _origin, size, root = signed_note.parse_checkpoint(tlog.signer().verifier().verify(latest.note))
     if entries[-1][0] >= size:
         raise BadReceipt("Your entry is newer than the latest checkpoint: try again in a minute.")
     for index, _ref in entries:

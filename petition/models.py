@@ -382,7 +382,7 @@ class Signature(models.Model):
     # As typed (trimmed, lower case: the mail goes there); blank for a private signature, and
     # once any signature is withdrawn.
     email = models.EmailField(max_length=254, blank=True)
-    # HMAC of the canonical email (services.canonical_email: no +tag, no Gmail dots) with a
+    # HMAC of the canonical email (lib.addresses.canonical_email: no +tag, no Gmail dots) with a
     # server secret: refuses a second signature from one inbox and honours the manage link after
     # a private signer's address is erased. Blank once withdrawn: a withdrawn signer may sign
     # again, and nothing ties the withdrawn row to an address.

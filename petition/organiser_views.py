@@ -24,7 +24,9 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_http_methods
 
-from . import emails, exports, params, ratelimit, services
+from lib import addresses, params, ratelimit
+
+from . import emails, exports, services
 from .forms import (
     ExportForm,
     HideForm,
@@ -356,7 +358,7 @@ def accept_invite(request, token: str):
             return _bad_invite(request, str(exc), 403)
         messages.success(request, f"You now help organise “{invite.letter.title}”.")
         return redirect("organiser:letter", slug=invite.letter.slug)
-    if services.normalise_email(request.user.email) != services.normalise_email(invite.email):
+    if addresses.normalise_email(request.user.email) != addresses.normalise_email(invite.email):
         # Say nothing about the letter to an account the invitation was not sent to.
         return _bad_invite(
             request,

@@ -24,7 +24,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from . import merkle, notes
+from lib import merkle, signed_note
+
 from .models import Checkpoint, Letter, LogEntry, LogNode, Tally
 
 logger = logging.getLogger(__name__)
@@ -243,14 +244,14 @@ def key_name() -> str:
 
 
 @functools.cache
-def signer() -> notes.Signer:
+def signer() -> signed_note.Signer:
     """The site's log key: LOG_SIGNING_KEY, or (embedded default) a key made under var/."""
     key = settings.LOG_SIGNING_KEY
     if not key:
         path = Path(settings.VAR_DIR) / "log-signing-key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            fresh = notes.generate_private_key(key_name()) + "\n"
+            fresh = signed_note.generate_private_key(key_name()) + "\n"
             # Written aside then linked into place, so processes starting together agree on one
             # key and none ever reads half a file.
             temporary = path.with_name(f".{path.name}.{os.getpid()}")
@@ -264,7 +265,7 @@ def signer() -> notes.Signer:
             finally:
                 temporary.unlink()
         key = path.read_text().strip()
-    return notes.Signer.from_private_key(key)
+    return signed_note.Signer.from_private_key(key)
 
 
 def origin(letter: Letter) -> str:
@@ -286,7 +287,7 @@ def checkpoint(*, letter_id: int) -> Checkpoint:
     if latest is not None and latest.size >= current:
         return latest
     root = merkle.root(current, get_nodes_for(letter_id))
-    note = signer().sign_note(notes.format_checkpoint(origin(letter), current, root))
+    note = signer().sign_note(signed_note.format_checkpoint(origin(letter), current, root))
     try:
         with transaction.atomic():
             return Checkpoint.objects.create(letter=letter, size=current, root=root, note=note)

@@ -8,7 +8,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import emails, pagecache, ratelimit, services, tlog, tokens, translations
+from lib import addresses, ratelimit
+
+from . import emails, pagecache, services, tlog, tokens, translations
 from .forms import LEVEL_HELP, EmailForm, LevelForm, SignForm
 from .models import CoSignature, Letter, Signature
 
@@ -131,7 +133,7 @@ def sign(request, slug: str):
     # The per-address limit stops mail to a stranger's inbox; a signed-in signer's own verified
     # address, signing one letter after another, is not one.
     one_click = services.has_verified_email(request.user, email)
-    inbox = services.canonical_email(email)
+    inbox = addresses.canonical_email(email)
     if not one_click and not ratelimit.hit("sign-email", inbox, settings.SIGN_LIMIT_PER_EMAIL):
         return _too_many(request, letter)
     data = {k: v for k, v in form.cleaned_data.items() if k != "website"}
@@ -160,7 +162,7 @@ def resend(request, slug: str):
     email = form.cleaned_data["email"]
     if not (
         ratelimit.hit("resend-ip", ratelimit.client_ip(request), settings.RESEND_LIMIT)
-        and ratelimit.hit("resend-email", services.canonical_email(email), settings.RESEND_LIMIT)
+        and ratelimit.hit("resend-email", addresses.canonical_email(email), settings.RESEND_LIMIT)
     ):
         return _too_many(request, letter)
     services.resend(letter=letter, email=email)
@@ -310,7 +312,7 @@ def _request_reverification(request, letter: Letter, signature: Signature, form:
     email = form.cleaned_data["email"]
     if not (
         ratelimit.hit("manage-ip", ratelimit.client_ip(request), settings.MANAGE_LIMIT)
-        and ratelimit.hit("manage-email", services.canonical_email(email), settings.MANAGE_LIMIT)
+        and ratelimit.hit("manage-email", addresses.canonical_email(email), settings.MANAGE_LIMIT)
     ):
         return _too_many(request, letter)
     services.request_reverification(signature_id=signature.pk, email=email)
@@ -362,7 +364,7 @@ def manage_request(request, slug: str):
         if not (
             ratelimit.hit("manage-ip", ratelimit.client_ip(request), settings.MANAGE_LIMIT)
             and ratelimit.hit(
-                "manage-email", services.canonical_email(email), settings.MANAGE_LIMIT
+                "manage-email", addresses.canonical_email(email), settings.MANAGE_LIMIT
             )
         ):
             return _too_many(request, letter)
@@ -440,7 +442,9 @@ from django.utils.html import format_html  # noqa: E402
 from django.views.decorators.clickjacking import xframe_options_exempt  # noqa: E402
 from django.views.decorators.csp import csp_override  # noqa: E402
 
-from . import api, charts  # noqa: E402
+from lib import charts  # noqa: E402
+
+from . import api  # noqa: E402
 from .models import Organiser  # noqa: E402
 
 LATEST_SIGNERS = 10
@@ -535,8 +539,9 @@ def widget(request, slug: str):
 
 from django.core.cache import cache  # noqa: E402
 
-from . import params  # noqa: E402
-from .linediff import changes as _compute_diff  # noqa: E402
+from lib import params  # noqa: E402
+from lib.linediff import changes as _compute_diff  # noqa: E402
+
 from .models import LetterTranslation, LetterVersion, render_markdown  # noqa: E402
 from .worddiff import MARK  # noqa: E402
 from .worddiff import changes as _compute_word_diff  # noqa: E402

@@ -19,7 +19,8 @@ from html.parser import HTMLParser
 
 import nh3
 
-from .linediff import bounded_opcodes
+from lib.linediff import bounded_opcodes
+
 from .models import MARKDOWN_ATTRIBUTES, MARKDOWN_LINK_REL, MARKDOWN_TAGS, MARKDOWN_URL_SCHEMES
 
 # Tokens a side the matcher may compare. Its worst case is a middle of alternating tokens

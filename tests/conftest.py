@@ -17,6 +17,7 @@ from django.conf import settings as django_settings
 from django.core import mail as django_mail
 
 from config.celery import app as celery_app
+from lib import addresses
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -380,11 +381,12 @@ def real_mail(redis_server, smtp_sink):
 def awkward_log_key(settings):
     """A log key whose base64 holds "+" and "/", the characters that trip naive parsers of the
     vkey format (name+keyid+base64)."""
-    from petition import notes, tlog
+    from lib import signed_note
+    from petition import tlog
 
     while True:
-        key = notes.generate_private_key(tlog.key_name())
-        encoded = notes.Signer.from_private_key(key).vkey().split("+", 2)[2]
+        key = signed_note.generate_private_key(tlog.key_name())
+        encoded = signed_note.Signer.from_private_key(key).vkey().split("+", 2)[2]
         if "+" in encoded and "/" in encoded:
             break
     settings.LOG_SIGNING_KEY = key
@@ -398,7 +400,6 @@ def awkward_log_key(settings):
 
 def pending_signature(letter, email: str, **fields):
     """A signature as sign() leaves it, without the mail round trip."""
-    from petition import services
     from petition.models import Level, PendingIdentity, Signature
 
     values = {
@@ -409,12 +410,12 @@ def pending_signature(letter, email: str, **fields):
     }
     if values["visibility"] != Level.PRIVATE:
         return Signature.objects.create(
-            letter=letter, email=email, email_hash=services.email_hash(email), **values
+            letter=letter, email=email, email_hash=addresses.email_hash(email), **values
         )
     # As sign() keeps it: a private signature's name and address apart from its row.
     name = values.pop("name")
     signature = Signature.objects.create(
-        letter=letter, email_hash=services.email_hash(email), **values
+        letter=letter, email_hash=addresses.email_hash(email), **values
     )
     PendingIdentity.objects.create(signature=signature, name=name, email=email)
     return signature

@@ -29,6 +29,7 @@ from django.urls.exceptions import Resolver404
 from django.utils.http import int_to_base36
 from django.utils.regex_helper import normalize
 
+from lib import addresses
 from petition import deliveries, delivery_documents, services, tokens
 from petition.models import Letter, Signature
 
@@ -132,7 +133,7 @@ def _user(django_user_model, email: str, **fields):
 
 def _signature(letter: Letter, *, email: str, verify: bool = True, **fields) -> Signature:
     services.sign(letter=letter, email=email, **{"name": "", "visibility": "public", **fields})
-    signature = Signature.objects.get(letter=letter, email_hash=services.email_hash(email))
+    signature = Signature.objects.get(letter=letter, email_hash=addresses.email_hash(email))
     if verify:
         services.verify(signature_id=signature.pk)
         signature.refresh_from_db()

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
 
-from petition import ratelimit
+from lib import ratelimit
 from petition.models import Mail, Signature
 from tests.conftest import ROOT, sign_data
 from tests.test_access import all_routes, body_of, build_world, client_for, walk_urls
@@ -164,7 +164,7 @@ def test_rate_limit_counts_expire_with_their_window():
 SHARED_LIMIT_PROBE = """
 import django
 django.setup()
-from petition import ratelimit
+from lib import ratelimit
 print([ratelimit.hit("shared-probe", "203.0.113.9", "2/h") for _ in range(2)])
 """
 

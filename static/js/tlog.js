@@ -86,7 +86,7 @@ window.UndersignedLog = (function () {
     }
     return sn === 0 && same(r, root);
   }
-  // RFC 6962 section 2.1.4.2, as petition/merkle.py verify_consistency.
+  // RFC 6962 section 2.1.4.2, as lib/merkle.py verify_consistency.
   async function verifyConsistency(m, n, oldRoot, newRoot, path) {
     var empty = await sha256(new Uint8Array(0));
     if (!(0 <= m && m <= n)) return false;

@@ -12,8 +12,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts import services
-from accounts.lib import maildomains
 from accounts.models import Membership, Organisation, OrganisationInvite, OrganisationVerification
+from lib import maildomains
 from petition import forms as petition_forms
 from petition import services as petition_services
 from petition.models import CoSignature, Organiser, OrganiserInvite

@@ -6,6 +6,7 @@ import json
 import pytest
 from playwright.sync_api import expect
 
+from lib import addresses
 from petition import services, tlog
 from petition.models import Signature
 from tests.conftest import tamper
@@ -19,7 +20,7 @@ pytestmark = [
 
 def real_receipt(letter, email="ada@example.com") -> dict:
     services.sign(letter=letter, name="Ada", email=email, visibility="private")
-    signature = Signature.objects.get(letter=letter, email_hash=services.email_hash(email))
+    signature = Signature.objects.get(letter=letter, email_hash=addresses.email_hash(email))
     _, receipt = services.verify(signature_id=signature.pk)
     tlog.checkpoint(letter_id=letter.pk)
     return receipt

@@ -6,6 +6,7 @@ from django.test import Client
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from lib import addresses
 from petition import pagecache, services
 from petition.models import Signature
 from tests.conftest import link_in
@@ -32,7 +33,7 @@ def no_horizontal_scroll(page) -> bool:
 def pending_signature(letter, email: str, **fields) -> Signature:
     services.sign(letter=letter, name=email.split("@")[0].title(), email=email,
                   visibility=fields.pop("visibility", "public"), **fields)  # fmt: skip
-    return Signature.objects.get(letter=letter, email_hash=services.email_hash(email))
+    return Signature.objects.get(letter=letter, email_hash=addresses.email_hash(email))
 
 
 def test_a_signer_signs_confirms_by_button_and_sees_the_count(page, live_server, letter, deliver):

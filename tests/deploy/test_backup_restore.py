@@ -14,7 +14,8 @@ import requests
 from django.core.management import call_command
 from django.db import connection
 
-from petition import notes, services, tlog
+from lib import signed_note
+from petition import services, tlog
 from petition.models import Level
 from tests.conftest import ROOT, free_port, pending_signature, wait_for
 
@@ -128,10 +129,10 @@ def test_a_dump_restored_into_a_fresh_database_verifies(
     # The key is kept apart from the database, as the README says: the site name is the key's.
     port = free_port()
     settings.SITE_URL = f"http://127.0.0.1:{port}"
-    key = notes.generate_private_key(tlog.key_name())
+    key = signed_note.generate_private_key(tlog.key_name())
     settings.LOG_SIGNING_KEY = key
     tlog.signer.cache_clear()
-    vkey = notes.Signer.from_private_key(key).vkey()
+    vkey = signed_note.Signer.from_private_key(key).vkey()
     letters = [make_letter(), make_letter()]
     make_history(letters)
     original = connection.settings_dict["NAME"]
@@ -173,7 +174,7 @@ def test_a_dump_restored_into_a_fresh_database_verifies(
         process.wait(15)
 
     # Restored without the log key: a new key cannot continue the log auditors pinned.
-    process, base = serve(restored_url, notes.generate_private_key(tlog.key_name()), port)
+    process, base = serve(restored_url, signed_note.generate_private_key(tlog.key_name()), port)
     try:
         ready = requests.get(base + "/readyz", timeout=10)
         assert ready.status_code == 503

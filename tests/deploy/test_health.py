@@ -7,7 +7,8 @@ from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 
 from config import health
-from petition import notes, tlog
+from lib import signed_note
+from petition import tlog
 from petition.models import Checkpoint
 from tests.conftest import free_port, verified_signature
 
@@ -101,7 +102,9 @@ def test_a_key_other_than_the_one_that_signed_the_log_is_503(client, settings, l
     assert Checkpoint.objects.exists()
     assert readyz(client)[0] == 200, "the key that signed the log is ready"
 
-    settings.LOG_SIGNING_KEY = notes.generate_private_key(tlog.key_name())  # a lost key replaced
+    settings.LOG_SIGNING_KEY = signed_note.generate_private_key(
+        tlog.key_name()
+    )  # a lost key replaced
     tlog.signer.cache_clear()
     status, body = readyz(client)
     assert status == 503

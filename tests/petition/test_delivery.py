@@ -11,7 +11,8 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from pypdf import PdfReader
 
-from petition import deliveries, delivery_documents, notes, services, tlog
+from lib import signed_note
+from petition import deliveries, delivery_documents, services, tlog
 from petition.models import Delivery, DeliveryName, Level, Organiser, Signature, Update
 from tests.conftest import free_port, pending_signature, verified_signature
 from tests.petition.test_cosign import approved_cosigner
@@ -103,7 +104,7 @@ def test_the_pdf_holds_the_letter_organisations_in_order_public_names_and_the_ch
         assert hidden not in text
     # The checkpoint the log signed, on the page and in the footer of every page.
     verified = tlog.signer().verifier().verify(delivery.checkpoint_note)
-    _, size, root = notes.parse_checkpoint(verified)
+    _, size, root = signed_note.parse_checkpoint(verified)
     assert size == delivery.checkpoint_size == coalition.tally.log_size
     assert root.hex() == delivery.checkpoint_root
     for page in PdfReader(io.BytesIO(download(organiser_client, coalition, delivery, name))).pages:

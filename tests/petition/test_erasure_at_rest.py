@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 
+from lib import addresses
 from petition import services
 from petition.models import PendingIdentity, Signature
 from tests.conftest import wait_for
@@ -65,7 +66,7 @@ def sign_privately(letter, n: int) -> Signature:
         show_city=True,
     )
     return Signature.objects.get(
-        letter=letter, email_hash=services.email_hash(f"zqprivmail{n:03d}@example.com")
+        letter=letter, email_hash=addresses.email_hash(f"zqprivmail{n:03d}@example.com")
     )
 
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from lib import addresses
 from petition import exports, services
 from petition.models import ExportRecord, Organiser, Signature
 
@@ -38,7 +39,7 @@ EVERYTHING = {"affiliation": "Acme", "job_title": "Engineer", "team": "Search", 
 def signed(letter, email, *, verify=True, **fields):
     data = {"name": "", "visibility": "public", **fields}
     services.sign(letter=letter, email=email, **data)
-    signature = Signature.objects.get(letter=letter, email_hash=services.email_hash(email))
+    signature = Signature.objects.get(letter=letter, email_hash=addresses.email_hash(email))
     if verify:
         services.verify(signature_id=signature.pk)
         signature.refresh_from_db()

@@ -13,7 +13,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.urls import reverse
 
-from petition import merkle, notes, services, tlog
+from lib import addresses, merkle, signed_note
+from petition import services, tlog
 from petition.models import (
     Checkpoint,
     DailyTally,
@@ -25,6 +26,7 @@ from petition.models import (
     Signature,
     Tally,
 )
+from tests import merkle_reference
 from tests.conftest import sign_data, tamper
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +37,7 @@ def make_pending(letter, n: int, level: str = "public", domain: str = "example.n
     for i in range(n):
         email = f"signer{i}-{level}@{domain}"
         services.sign(letter=letter, name=f"Signer {i}", email=email, visibility=level)
-        ids.append(Signature.objects.get(letter=letter, email_hash=services.email_hash(email)).pk)
+        ids.append(Signature.objects.get(letter=letter, email_hash=addresses.email_hash(email)).pk)
     return ids
 
 
@@ -100,9 +102,9 @@ def test_stored_nodes_give_the_same_root_as_a_plain_recomputation(letter):
     for pk in make_pending(letter, 13):
         services.verify(signature_id=pk)
     entries = all_entries(letter)
-    assert merkle.root(13, tlog.get_nodes_for(letter.pk)) == merkle.mth(entries)
+    assert merkle.root(13, tlog.get_nodes_for(letter.pk)) == merkle_reference.mth(entries)
     checkpoint = tlog.checkpoint(letter_id=letter.pk)
-    assert checkpoint.size == 13 and bytes(checkpoint.root) == merkle.mth(entries)
+    assert checkpoint.size == 13 and bytes(checkpoint.root) == merkle_reference.mth(entries)
 
 
 def test_served_checkpoint_follows_c2sp_byte_for_byte(client, letter, awkward_log_key):
@@ -123,7 +125,7 @@ def test_served_checkpoint_follows_c2sp_byte_for_byte(client, letter, awkward_lo
     origin, size, root = text.split("\n")[:3]
     assert origin == f"testserver/letters/{letter.slug}".replace("testserver", tlog.key_name())
     assert size == "3"
-    assert base64.b64decode(root) == merkle.mth(all_entries(letter))
+    assert base64.b64decode(root) == merkle_reference.mth(all_entries(letter))
     assert text == f"{origin}\n3\n{root}\n"
     line = signatures.rstrip("\n")
     assert line.startswith(f"\u2014 {name} ")
@@ -175,7 +177,7 @@ def test_proof_endpoints_verify_against_the_checkpoint(client, letter):
     for pk in make_pending(letter, 9):
         services.verify(signature_id=pk)
     entries = all_entries(letter)
-    root9 = merkle.mth(entries)
+    root9 = merkle_reference.mth(entries)
     for index in range(9):
         proof = client.get(
             f"/api/letters/{letter.slug}/log/inclusion", {"index": index, "size": 9}
@@ -187,7 +189,7 @@ def test_proof_endpoints_verify_against_the_checkpoint(client, letter):
             f"/api/letters/{letter.slug}/log/consistency", {"from": old, "to": 9}
         ).json()
         path = [base64.b64decode(h) for h in proof["path"]]
-        assert merkle.verify_consistency(old, 9, merkle.mth(entries[:old]), root9, path)
+        assert merkle.verify_consistency(old, 9, merkle_reference.mth(entries[:old]), root9, path)
     assert (
         client.get(f"/api/letters/{letter.slug}/log/inclusion", {"index": 9, "size": 9}).status_code
         == 400
@@ -234,11 +236,11 @@ def test_served_proofs_are_the_rfc_proofs_for_every_index_and_size(client, lette
     for size in range(1, 22):
         for index in range(size):
             response = client.get(f"{base}/inclusion", {"index": index, "size": size})
-            path = [b64(h) for h in merkle.ref_path(index, entries[:size])]
+            path = [b64(h) for h in merkle_reference.ref_path(index, entries[:size])]
             assert response.json() == {"index": index, "size": size, "path": path}
         for old in range(size + 1):
             response = client.get(f"{base}/consistency", {"from": old, "to": size})
-            path = [b64(h) for h in merkle.ref_proof(old, entries[:size])]
+            path = [b64(h) for h in merkle_reference.ref_proof(old, entries[:size])]
             assert response.json() == {"from": old, "to": size, "path": path}
 
 
@@ -354,7 +356,7 @@ def test_two_hundred_concurrent_verifications_make_a_gapless_log(letter):
     assert indexes == list(range(200))
     entries = all_entries(letter)
     assert [json.loads(e)["seq"] for e in entries] == list(range(200))
-    assert merkle.root(200, tlog.get_nodes_for(letter.pk)) == merkle.mth(entries)
+    assert merkle.root(200, tlog.get_nodes_for(letter.pk)) == merkle_reference.mth(entries)
     tally = Tally.objects.get(letter=letter)
     assert tally.verified == tally.anonymous == tally.employees == 200 == tally.log_size
     assert LogNode.objects.filter(letter=letter, level=0).count() == 200
@@ -516,8 +518,10 @@ def test_auditor_catches_a_checkpoint_that_shrinks(audited, letter, live_server,
 
 
 def test_auditor_catches_a_bad_signature(audited, letter, live_server, tmp_path):
-    other = notes.Verifier.from_vkey(
-        notes.Signer.from_private_key(notes.generate_private_key(tlog.key_name())).vkey()
+    other = signed_note.Verifier.from_vkey(
+        signed_note.Signer.from_private_key(
+            signed_note.generate_private_key(tlog.key_name())
+        ).vkey()
     )
     with pytest.raises(CommandError) as excinfo:
         out = StringIO()

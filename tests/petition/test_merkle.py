@@ -5,26 +5,24 @@ import random
 
 import pytest
 
-from petition import merkle
-from petition.merkle import (
+from lib import merkle
+from lib.merkle import (
     EMPTY_ROOT,
     MemoryStore,
     MissingNodeError,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
-    mth,
     node_hash,
     nodes_to_add,
     nodes_to_add_batch,
     range_hash,
-    ref_path,
-    ref_proof,
     root,
     subtree_keys,
     verify_consistency,
     verify_inclusion,
 )
+from tests.merkle_reference import mth, ref_path, ref_proof
 
 h = bytes.fromhex
 

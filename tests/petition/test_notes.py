@@ -4,7 +4,7 @@ import hashlib
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from petition.notes import (
+from lib.signed_note import (
     CheckpointError,
     InvalidSignatureError,
     KeyFormatError,

@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
-from petition import charts
+from lib import charts
 from tests.conftest import verified_signature
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,7 @@ from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from accounts.logging import RedactPersonalData
+from lib.redaction import RedactPersonalData
 from petition import services
 from petition.models import Letter, Signature, Tally
 from tests.conftest import ROOT, SmtpSink, Worker, broker, link_in, wait_for

@@ -14,7 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Organisation
-from petition import charts, services
+from lib import charts
+from petition import services
 from petition.models import (
     CoSignature,
     DailyTally,

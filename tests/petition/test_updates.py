@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 from django.urls import reverse
 
+from lib import addresses
 from petition import emails, services
 from petition.models import Mail, Signature, Update, UpdateDelivery
 from tests.conftest import link_in
@@ -20,7 +21,7 @@ OPTED_IN = [f"fan{n}@example.com" for n in range(7)]
 def signed(letter, email, *, verify=True, **fields):
     data = {"name": "Pat", "visibility": "public", "wants_updates": True, **fields}
     services.sign(letter=letter, email=email, **data)
-    signature = Signature.objects.get(letter=letter, email_hash=services.email_hash(email))
+    signature = Signature.objects.get(letter=letter, email_hash=addresses.email_hash(email))
     if verify:
         services.verify(signature_id=signature.pk)
         signature.refresh_from_db()

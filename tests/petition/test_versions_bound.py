@@ -6,7 +6,8 @@ import time
 import pytest
 from django.urls import reverse
 
-from petition import linediff, services, views, worddiff
+from lib import linediff
+from petition import services, views, worddiff
 from petition.forms import MAX_LETTER_BRACKETS, MAX_LETTER_LENGTH
 
 pytestmark = pytest.mark.django_db

@@ -8,6 +8,7 @@ from django.core import signing
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 
+from lib import addresses
 from petition import deliveries, delivery_documents, emails, organiser_urls, services
 from petition.models import (
     AuditEvent,
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.django_db
 def signed(letter, email, *, verify=True, **fields):
     data = {"name": "Pat Public", "visibility": "public", **fields}
     services.sign(letter=letter, email=email, **data)
-    signature = Signature.objects.get(letter=letter, email_hash=services.email_hash(email))
+    signature = Signature.objects.get(letter=letter, email_hash=addresses.email_hash(email))
     if verify:
         services.verify(signature_id=signature.pk)
         signature.refresh_from_db()

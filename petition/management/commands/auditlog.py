@@ -12,7 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from petition import merkle, notes
+from lib import merkle, signed_note
 from petition.tlog import ENTRY_KEYS, KINDS
 
 PAGE = 1000
@@ -77,10 +77,10 @@ class Command(BaseCommand):
         log = f"/api/letters/{urllib.parse.quote(slug)}/log"
         vkey = key or get("/api/log/key").decode().strip()
         try:
-            verifier = notes.Verifier.from_vkey(vkey)
+            verifier = signed_note.Verifier.from_vkey(vkey)
             text = verifier.verify(get(f"{log}/checkpoint").decode())
-            origin, size, root = notes.parse_checkpoint(text)
-        except notes.NoteError as exc:
+            origin, size, root = signed_note.parse_checkpoint(text)
+        except signed_note.NoteError as exc:
             raise AuditFailure(f"checkpoint signature check failed: {exc}") from exc
         if not origin.endswith(f"/letters/{slug}"):
             raise AuditFailure(f"checkpoint origin {origin!r} is not this letter's")
@@ -176,10 +176,10 @@ class Command(BaseCommand):
         """The delivery's checkpoint is signed, the log's first entries hash to its root and
         replay to its counts, and the current head extends it."""
         try:
-            origin, size, root = notes.parse_checkpoint(
+            origin, size, root = signed_note.parse_checkpoint(
                 verifier.verify(delivery["checkpoint"]["note"])
             )
-        except (notes.NoteError, KeyError, TypeError) as exc:
+        except (signed_note.NoteError, KeyError, TypeError) as exc:
             raise AuditFailure(f"delivery: checkpoint signature check failed: {exc}") from exc
         claimed = delivery["checkpoint"]
         if not origin.endswith(f"/letters/{slug}"):

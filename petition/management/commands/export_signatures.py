@@ -3,7 +3,8 @@ import sys
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from petition import exports, params, services
+from lib import params
+from petition import exports, services
 from petition.models import Letter, Level
 
 

@@ -3,7 +3,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from petition import notes
+from lib import signed_note
 
 
 class Command(BaseCommand):
@@ -16,6 +16,6 @@ class Command(BaseCommand):
         parser.add_argument("--name", default=None, help="key name (default: SITE_URL's host)")
 
     def handle(self, *args, name=None, **options):
-        key = notes.generate_private_key(name or urlsplit(settings.SITE_URL).netloc)
-        self.stderr.write("verifier key: " + notes.Signer.from_private_key(key).vkey())
+        key = signed_note.generate_private_key(name or urlsplit(settings.SITE_URL).netloc)
+        self.stderr.write("verifier key: " + signed_note.Signer.from_private_key(key).vkey())
         self.stdout.write(key)
