@@ -1,10 +1,14 @@
+import re
+import uuid
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -69,7 +73,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.name or self.email
 
 
-# --- Organisations (issue 4: organisations co-sign letters) ----------------------------------
+# --- Organisations: they co-sign letters -----------------------------------------------------
 
 # Second-level public suffixes (co.uk, com.au...): "any address under co.uk" proves nothing.
 PUBLIC_SUFFIX_SECOND_LEVELS = frozenset({"ac", "co", "com", "edu", "gov", "ltd", "net", "org"})
@@ -80,15 +84,11 @@ LOGO_MAX_BYTES = 512 * 1024
 
 def logo_path(instance, filename: str) -> str:
     # The uploader's file name is not kept: it may carry anything, and the path is public.
-    import uuid
-
     extension = filename.rpartition(".")[2].lower()
     return f"organisation-logos/{uuid.uuid4().hex}.{extension}"
 
 
 def validate_logo(file) -> None:
-    from django.core.exceptions import ValidationError
-
     if file.size > LOGO_MAX_BYTES:
         raise ValidationError("The logo must be 512 KB or smaller.")
     head = file.read(16)
@@ -134,11 +134,6 @@ class OrganisationQuerySet(models.QuerySet):
         if not user.is_authenticated:
             return self.none()
         return self.filter(memberships__user=user, memberships__role=Membership.Role.ADMIN)
-
-    def joined_by(self, user):
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(memberships__user=user)
 
 
 class Organisation(models.Model):
@@ -210,16 +205,11 @@ class Organisation(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        from django.urls import reverse
-
         return reverse("organisation", kwargs={"slug": self.slug})
 
     @property
     def domains(self) -> list[str]:
         return split_domains(self.email_domains)
-
-    def domain_for(self, email: str) -> str:
-        return domain_match(email, self.domains)
 
     @property
     def public_website(self) -> str:
@@ -342,8 +332,6 @@ class OrganisationInvite(models.Model):
 
 def domain_problem(domain: str) -> str:
     """Why a domain cannot stand for an organisation, or "" when it can."""
-    import re
-
     labels = domain.split(".")
     if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain) or any(
         not label or label.startswith("-") or label.endswith("-") for label in labels

@@ -1,7 +1,7 @@
 """Deliveries: a letter frozen as handed over, with the signed log checkpoint of that moment.
 
-Kept apart from models.py (imported there, so Django registers them). Related models are named
-as strings, so this module imports nothing from models.py.
+Related models are named as strings ("petition.Letter"), so this module imports nothing from the
+other model modules.
 """
 
 import secrets
