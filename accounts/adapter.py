@@ -4,7 +4,9 @@ from urllib.parse import urlsplit
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 
-from petition import emails
+from lib import mailqueue
+
+from . import services
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class AccountAdapter(DefaultAccountAdapter):
         for content, mimetype in getattr(message, "alternatives", []):
             if mimetype == "text/html":
                 html = content
-        emails.queue_rendered(
+        mailqueue.queue(
             kind=template_prefix.rpartition("/")[2],
             to=email,
             subject=message.subject,
@@ -37,7 +39,7 @@ class AccountAdapter(DefaultAccountAdapter):
             html=html,
         )
 
-    # --- Signer accounts (issue 11) ---
+    # --- Signing in: a signed-out signer's session becomes an account's ---
     def login(self, request, user) -> None:
         """Drop the receipts a signed-out visitor's session holds for the thanks page before it
         becomes a signed-in session (Django keeps session data on log-in): a private signer's
@@ -49,11 +51,9 @@ class AccountAdapter(DefaultAccountAdapter):
                 del request.session[key]
         super().login(request, user)
 
-    # --- Organisations (issue 4) ---
+    # --- Verified addresses: an organisation admin's new address may verify the organisation ---
     def confirm_email(self, request, email_address) -> bool:
         """A newly verified address may verify the organisations its owner administers."""
-        from . import services
-
         confirmed = super().confirm_email(request, email_address)
         if confirmed:
             services.refresh_verification_for_user(user_id=email_address.user_id)

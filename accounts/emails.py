@@ -1,9 +1,12 @@
-"""Organisation mails: one function per message, through the outbox like every other mail."""
+"""Organisation mails: one function per message, queued in the outbox like every other mail
+(lib/mailqueue.py), in the language of the request or task that sends it."""
 
+from django.conf import settings
+from django.template.loader import render_to_string
 from django.urls import reverse
 
+from lib import mailqueue
 from lib.addresses import email_hash
-from petition import emails as outbox
 
 from . import tokens
 from .models import OrganisationInvite
@@ -11,18 +14,22 @@ from .models import OrganisationInvite
 
 def invite_url(invite: OrganisationInvite) -> str:
     token = tokens.make_invite(invite_id=invite.pk, email_hash=email_hash(invite.email))
-    return outbox.absolute(reverse("organisation_invite", kwargs={"token": token}))
+    return settings.SITE_URL + reverse("organisation_invite", kwargs={"token": token})
 
 
 def invitation(invite: OrganisationInvite, *, invited_by_name: str) -> None:
-    outbox.queue(
+    context = {
+        "site_url": settings.SITE_URL,
+        "organisation": invite.organisation,
+        "role": invite.get_role_display(),
+        "invited_by": invited_by_name,
+        "url": invite_url(invite),
+    }
+    template = "accounts/email/invitation"
+    mailqueue.queue(
         kind="organisation-invite",
         to=invite.email,
-        template="accounts/email/invitation",
-        context={
-            "organisation": invite.organisation,
-            "role": invite.get_role_display(),
-            "invited_by": invited_by_name,
-            "url": invite_url(invite),
-        },
+        subject=render_to_string(f"{template}_subject.txt", context),
+        text=render_to_string(f"{template}_message.txt", context),
+        html=render_to_string(f"{template}_message.html", context),
     )

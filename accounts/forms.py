@@ -19,7 +19,7 @@ from .models import (
     website_host,
 )
 
-# --- Signer accounts (issue 11): profile and leaving ---------------------------------------------
+# --- A signer's account: their profile, and leaving -----------------------------------------------
 
 
 class ProfileForm(forms.ModelForm):
@@ -75,7 +75,7 @@ class DeleteAccountForm(forms.Form):
         return password
 
 
-# --- Organisations (issue 4) ----------------------------------------------------------------------
+# --- Organisations: create and edit, invite, change a member's role -------------------------------
 
 
 class OrganisationForm(forms.ModelForm):

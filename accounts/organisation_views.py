@@ -1,8 +1,10 @@
 """Organisation pages: create, edit, staff (invite, roles), accept an invitation.
 
-Every page of one organisation reaches it through `_organisation_for_member`: a 404 for anyone
+Every page of one organisation reaches it through `organisation_for_member`: a 404 for anyone
 who is not a member (its members, domains and invitations are nobody else's business), a 403
-for a member who is not an admin where an admin is needed.
+for a member who is not an admin where an admin is needed. The organisation's own page lists its
+co-signatures, so it is petition's (petition/organisation_cosign_views.py), through the same
+fetch.
 """
 
 import re
@@ -18,14 +20,15 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from lib import ratelimit
-from petition.models import CoSignature
 
 from . import services, tokens
 from .forms import InviteForm, OrganisationForm, RoleForm
 from .models import Membership, Organisation, OrganisationInvite
 
 
-def _organisation_for_member(request, slug: str, *, admin: bool = False) -> Organisation:
+def organisation_for_member(request, slug: str, *, admin: bool = False) -> Organisation:
+    """The organisation `slug`, if the signed-in user is a member (else a 404), with `is_admin`
+    set; a 403 for a member who is not an admin when `admin` is asked for."""
     membership = (
         Membership.objects.select_related("organisation")
         .filter(organisation__slug=slug, user=request.user)
@@ -38,6 +41,27 @@ def _organisation_for_member(request, slug: str, *, admin: bool = False) -> Orga
     organisation = membership.organisation
     organisation.is_admin = membership.role == Membership.Role.ADMIN
     return organisation
+
+
+def organisation_page(organisation: Organisation) -> dict:
+    """What the organisation's page shows of its staff: members, and for an admin the pending
+    invitations and the invite form. The page itself (petition/organisation_cosign_views.py)
+    adds the organisation's co-signatures."""
+    members = organisation.memberships.select_related("user").order_by("-role", "user__email")
+    invites = (
+        organisation.invites.filter(accepted_at__isnull=True, revoked_at__isnull=True).order_by(
+            "-created_at"
+        )
+        if organisation.is_admin
+        else OrganisationInvite.objects.none()
+    )
+    return {
+        "organisation": organisation,
+        "members": members,
+        "invites": invites,
+        "invite_form": InviteForm(),
+        "role_choices": Membership.Role.choices,
+    }
 
 
 @login_required
@@ -84,39 +108,9 @@ def _return_to(request) -> str:
 
 
 @login_required
-def organisation_detail(request, slug: str):
-    organisation = _organisation_for_member(request, slug)
-    members = organisation.memberships.select_related("user").order_by("-role", "user__email")
-    invites = (
-        organisation.invites.filter(accepted_at__isnull=True, revoked_at__isnull=True).order_by(
-            "-created_at"
-        )
-        if organisation.is_admin
-        else OrganisationInvite.objects.none()
-    )
-    cosignatures = (
-        CoSignature.objects.filter(organisation=organisation)
-        .select_related("letter")
-        .order_by("-requested_at")
-    )
-    return render(
-        request,
-        "accounts/organisation_detail.html",
-        {
-            "organisation": organisation,
-            "members": members,
-            "invites": invites,
-            "cosignatures": cosignatures,
-            "invite_form": InviteForm(),
-            "role_choices": Membership.Role.choices,
-        },
-    )
-
-
-@login_required
 @require_http_methods(["GET", "POST"])
 def organisation_edit(request, slug: str):
-    organisation = _organisation_for_member(request, slug, admin=True)
+    organisation = organisation_for_member(request, slug, admin=True)
     form = OrganisationForm(request.POST or None, request.FILES or None, instance=organisation)
     if request.method == "POST" and form.is_valid():
         services.update_organisation(
@@ -138,7 +132,7 @@ def organisation_edit(request, slug: str):
 @login_required
 @require_POST
 def organisation_invite_send(request, slug: str):
-    organisation = _organisation_for_member(request, slug, admin=True)
+    organisation = organisation_for_member(request, slug, admin=True)
     form = InviteForm(request.POST)
     if not form.is_valid():
         for error in form.errors.values():
@@ -160,7 +154,7 @@ def organisation_invite_send(request, slug: str):
 @require_POST
 def organisation_invite_revoke(request, slug: str, pk: int):
     """An admin takes back an invitation nobody has accepted yet."""
-    organisation = _organisation_for_member(request, slug, admin=True)
+    organisation = organisation_for_member(request, slug, admin=True)
     invite = get_object_or_404(OrganisationInvite, pk=pk, organisation=organisation)
     if services.revoke_invite(invite_id=invite.pk, by=request.user):
         messages.success(
@@ -184,7 +178,7 @@ def _revoked(request):
 @require_POST
 def organisation_member(request, slug: str, pk: int):
     """An admin changes a member's role or removes them; any member may remove themself."""
-    organisation = _organisation_for_member(request, slug)
+    organisation = organisation_for_member(request, slug)
     membership = get_object_or_404(Membership, pk=pk, organisation=organisation)
     is_self = membership.user_id == request.user.pk
     if not organisation.is_admin and not (is_self and request.POST.get("action") == "remove"):

@@ -327,6 +327,10 @@ MAILERS = {"default": mailer_from_url(os.environ.get("EMAIL_URL") or "console:")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Undersigned <letters@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ADMINS = env_list("ADMINS")
+# What stores a rendered mail in the outbox, in the caller's transaction, and has it sent once
+# that transaction commits (lib/mailqueue.py): named here, like EMAIL_BACKEND, so accounts can
+# send mail without importing petition, whose outbox it is.
+MAIL_QUEUE = "petition.emails.queue_rendered"
 
 # Celery: with no broker, tasks run inline so `make run` needs nothing else.
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -15,7 +15,10 @@ urlpatterns = [
     path("api/", include("petition.api")),
     path("i18n/setlang/", set_language, name="set_language"),
     *optional_prefix_patterns(
-        path("", include("accounts.urls")),  # /me/... (signer accounts), each path has its prefix
+        # Each path has its prefix: /me/... (signer accounts), /orgs/... (organisations).
+        path("", include("accounts.urls")),
+        # The account pages that show signatures or co-signatures, after accounts' orgs/new/.
+        path("", include("petition.me_urls")),
         path("", include("petition.urls")),
     ),
 ]

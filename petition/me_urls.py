@@ -1,0 +1,26 @@
+"""The signed-in person's pages that show petition data: their signatures, the download of their
+data, leaving (which may withdraw signatures), and an organisation's page (its co-signatures).
+Included at the site root in config/urls.py, after accounts.urls, whose pages they sit with:
+each path carries its prefix."""
+
+from django.urls import path
+
+from . import me_views, organisation_cosign_views
+
+urlpatterns = [
+    path("me/signatures/", me_views.my_signatures, name="me_signatures"),
+    path(
+        "me/signatures/<uuid:public_id>/level/<str:level>/",
+        me_views.my_signature_level,
+        name="me_signature_level",
+    ),
+    path(
+        "me/signatures/<uuid:public_id>/withdraw/",
+        me_views.my_signature_withdraw,
+        name="me_signature_withdraw",
+    ),
+    path("me/data.json", me_views.my_data, name="me_data"),
+    path("me/delete/", me_views.delete_account, name="me_delete"),
+    # After accounts.urls' orgs/new/, which this would match too.
+    path("orgs/<slug:slug>/", organisation_cosign_views.organisation_detail, name="organisation"),
+]
