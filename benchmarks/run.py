@@ -638,7 +638,15 @@ def seed(b: Bench) -> None:
     from django.db.models import Count
 
     from petition import services, tokens
-    from petition.models import DailyTally, DomainTally, Letter, LetterVersion, Signature, Tally
+    from petition.models import (
+        DailyTally,
+        DomainTally,
+        Letter,
+        LetterVersion,
+        PendingIdentity,
+        Signature,
+        Tally,
+    )
 
     organiser = get_user_model().objects.create_user(
         email="organiser@bench.example.org", password=secrets.token_hex(16), name="Bench Organiser"
@@ -692,16 +700,23 @@ def seed(b: Bench) -> None:
                 "verified_at": at,
             }
 
+    private_identities = {}  # email_hash -> (name, email) of the pending private signers
+
     def pending_rows():
         for i in range(VERIFY_TOKENS):
             email = f"pending{i}@example.com" if i % 3 == 0 else f"pending{i}@mail.example.net"
+            hashed = addresses.email_hash(email)
+            # A pending private signer's name and address live apart, in PendingIdentity.
+            private = levels[i % 10] == "private"
+            if private:
+                private_identities[hashed] = (f"Pending {i}", email)
             yield {
                 "public_id": uuid.uuid4(),
                 "letter_id": letter.pk,
                 "version_id": version.pk,
-                "name": f"Pending {i}",
-                "email": email,
-                "email_hash": addresses.email_hash(email),
+                "name": "" if private else f"Pending {i}",
+                "email": "" if private else email,
+                "email_hash": hashed,
                 "affiliation": "",
                 "job_title": "",
                 "city": "",
@@ -720,6 +735,16 @@ def seed(b: Bench) -> None:
     with b.db() as conn:
         copy_signatures(conn, letter, verified_rows())
         copy_signatures(conn, letter, pending_rows())
+    PendingIdentity.objects.bulk_create(
+        [
+            PendingIdentity(signature_id=pk, name=name, email=email)
+            for pk, hashed in Signature.objects.filter(
+                letter=letter, status="pending", visibility="private"
+            ).values_list("pk", "email_hash")
+            for name, email in [private_identities[hashed]]
+        ],
+        batch_size=5000,
+    )
     copied = time.monotonic() - started
     # The counts the write paths would have kept, from the rows just copied.
     counted = Signature.objects.counted().filter(letter=letter)
