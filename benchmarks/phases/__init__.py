@@ -1,9 +1,9 @@
 """The phases of `make bench`, in the order they run.
 
-A phase is one function in the module of its group, decorated with @phase (benchmarks/
-registry.py): it takes the Bench and returns {figure key: value}. Adding one is writing it and
-listing it here where it should run. The floors run first (every other figure is divided by
-one), and scaling late: it replaces the gunicorn the others use.
+A phase is one function in the module of its group, decorated with @phase (from
+benchmarks/registry.py): it takes the Bench and returns {figure key: value}. Adding one is
+writing it and listing it here where it should run. The floors run first (other figures are
+divided by them), and scaling late: it replaces the gunicorn the others use.
 """
 
 from benchmarks.phases import (
