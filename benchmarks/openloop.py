@@ -92,50 +92,11 @@ async def _run(
 ) -> Result:
     loop = asyncio.get_running_loop()
     result = Result(rate=rate, duration=duration)
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-    slots = asyncio.Semaphore(max_conns)
+    sender = _Sender(host, port, make_request, result, max_conns, timeout)
     total = int((warmup + duration) * rate)
     t0 = loop.time() + 0.05
     result.wall_started = time.time() + 0.05
-    measured_from = t0 + warmup
-
-    async def one(i: int, due: float) -> None:
-        status = None
-        try:
-            async with slots:
-                while True:
-                    reused = bool(idle)
-                    conn = idle.pop() if idle else await asyncio.open_connection(host, port)
-                    reader, writer = conn
-                    try:
-                        writer.write(make_request(i))
-                        status, keep = await asyncio.wait_for(_read_response(reader), timeout)
-                        break
-                    except (asyncio.IncompleteReadError, ConnectionError) as exc:
-                        writer.close()
-                        # The server closed a kept-alive connection while it sat idle: send
-                        # again on a new one, as browsers do (the wait still counts).
-                        if not reused or getattr(exc, "partial", b""):
-                            raise
-                    except BaseException:
-                        writer.close()
-                        raise
-                if keep:
-                    idle.append(conn)
-                else:
-                    writer.close()
-        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
-            status = None
-        except asyncio.CancelledError:
-            status = None  # still unanswered when the run ended: counted as failed, as late
-        finally:
-            if due >= measured_from:
-                result.latencies_ms.append((loop.time() - due) * 1000)
-                if status is None:
-                    result.errors += 1
-                else:
-                    result.statuses[status] += 1
-
+    sender.measured_from = t0 + warmup
     tasks = []
     for i in range(total):
         due = t0 + i / rate
@@ -144,7 +105,7 @@ async def _run(
             await asyncio.sleep(delay)
         else:
             result.max_lag_ms = max(result.max_lag_ms, -delay * 1000)
-        tasks.append(asyncio.create_task(one(i, due)))
+        tasks.append(asyncio.create_task(sender.send(i, due)))
     result.scheduled = total
     # An overloaded server leaves a queue behind: wait for it a little, not forever.
     _, late = await asyncio.wait(tasks, timeout=tail)
@@ -153,9 +114,70 @@ async def _run(
     if late:
         await asyncio.wait(late)
     result.latencies_ms.sort()
-    for _, writer in idle:
+    for _, writer in sender.idle:
         writer.close()
     return result
+
+
+class _Sender:
+    """Sends request i on a kept-alive connection or a new one, at most `max_conns` at once, and
+    records its status and its latency from the time it was due (once `measured_from`)."""
+
+    def __init__(self, host, port, make_request, result: Result, max_conns: int, timeout: float):
+        self.host, self.port = host, port
+        self.make_request = make_request
+        self.result = result
+        self.timeout = timeout
+        self.loop = asyncio.get_running_loop()
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.slots = asyncio.Semaphore(max_conns)
+        self.measured_from = float("inf")
+
+    async def send(self, i: int, due: float) -> None:
+        status = None
+        try:
+            async with self.slots:
+                status = await self._exchange(i)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+            status = None
+        except asyncio.CancelledError:
+            status = None  # still unanswered when the run ended: counted as failed, as late
+        finally:
+            if due >= self.measured_from:
+                self.result.latencies_ms.append((self.loop.time() - due) * 1000)
+                if status is None:
+                    self.result.errors += 1
+                else:
+                    self.result.statuses[status] += 1
+
+    async def _exchange(self, i: int) -> int:
+        """Request i and its answer's status; the connection kept for the next if it allows."""
+        while True:
+            reused = bool(self.idle)
+            conn = (
+                self.idle.pop()
+                if self.idle
+                else await asyncio.open_connection(self.host, self.port)
+            )
+            reader, writer = conn
+            try:
+                writer.write(self.make_request(i))
+                status, keep = await asyncio.wait_for(_read_response(reader), self.timeout)
+                break
+            except (asyncio.IncompleteReadError, ConnectionError) as exc:
+                writer.close()
+                # The server closed a kept-alive connection while it sat idle: send
+                # again on a new one, as browsers do (the wait still counts).
+                if not reused or getattr(exc, "partial", b""):
+                    raise
+            except BaseException:
+                writer.close()
+                raise
+        if keep:
+            self.idle.append(conn)
+        else:
+            writer.close()
+        return status
 
 
 def run(
