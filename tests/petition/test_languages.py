@@ -413,7 +413,7 @@ def run_check(root: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def project_copy(tmp_path):
-    for item in ("manage.py", "config", "petition", "accounts", "templates", "locale"):
+    for item in ("manage.py", "config", "lib", "petition", "accounts", "templates", "locale"):
         source = ROOT / item
         if source.is_dir():
             shutil.copytree(source, tmp_path / item, ignore=shutil.ignore_patterns("*.mo"))
