@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -182,7 +183,6 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
-ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
     {
@@ -416,8 +416,8 @@ MAIL_RELAY_LINGER = float(os.environ.get("MAIL_RELAY_LINGER") or 1)
 # leaked mail stops being a lever soon; a signer asks for a fresh link on the letter any time.
 MANAGE_TOKEN_MAX_AGE = env_int("MANAGE_TOKEN_MAX_AGE", 14 * 24 * 3600)
 MAIL_RESEND_INTERVAL = env_int("MAIL_RESEND_INTERVAL", 120)
-# Organisations (issue 4): invitation links last this long; organisers hear of new co-sign
-# requests in one digest, this many seconds after the first of a batch arrives.
+# Organisations: the links inviting someone to join one last this long; organisers hear of new
+# co-sign requests in one digest, this many seconds after the first of a batch arrives.
 ORGANISATION_INVITE_MAX_AGE = env_int("ORGANISATION_INVITE_MAX_AGE", 14 * 24 * 3600)
 COSIGN_DIGEST_DELAY = env_int("COSIGN_DIGEST_DELAY", 300)
 
@@ -434,8 +434,6 @@ if urlsplit(SITE_URL).scheme == "https":
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
-
-from django.utils.csp import CSP  # noqa: E402
 
 SECURE_CSP = {
     "default-src": [CSP.SELF],

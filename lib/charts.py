@@ -1,6 +1,7 @@
 """Signatures over time, drawn on the server as SVG: readable without JavaScript, and allowed by
 a CSP that forbids inline styles (only presentation attributes, never `style=`)."""
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.utils.html import escape
@@ -51,33 +52,65 @@ def signatures_svg(
             f'<text x="{WIDTH // 2}" y="{HEIGHT // 2}" text-anchor="middle" fill="#5a5a66" '
             'font-size="16">No signatures yet</text>',
         )
-    first, last = points[0][0], points[-1][0]
-    if end is not None and end > last:
-        points.append((end, points[-1][1]))
-        last = end
-    start = first - timedelta(days=1)
-    points.insert(0, (start, 0))
-    span = max((last - start).days, 1)
-    peak = max(max(value for _, value in points), 1)
-    left = 16 + FONT * 6 // 10 * len(_fmt(peak))  # digits are about 0.6em wide
-    plot_w, plot_h = WIDTH - left - RIGHT, HEIGHT - TOP - BOTTOM
+    first = points[0][0]
+    points = _from_zero(points, end)
+    scale = _Scale.fit(points)
+    description = _description(points, first, scale.peak)
+    return _svg(title_id, desc_id, title, description, _drawing(points, scale))
 
-    def x(day: date) -> float:
-        return round(left + plot_w * (day - start).days / span, 1)
 
-    def y(value: int) -> float:
-        return round(TOP + plot_h * (1 - max(value, 0) / peak), 1)
+def _from_zero(points: list[tuple[date, int]], end: date | None) -> list[tuple[date, int]]:
+    """The running totals, from zero the day before the first and extended flat to `end` when
+    that is later than the last."""
+    if end is not None and end > points[-1][0]:
+        points = [*points, (end, points[-1][1])]
+    return [(points[0][0] - timedelta(days=1), 0), *points]
 
-    line = " ".join(f"{x(day)},{y(value)}" for day, value in points)
-    area = f"{x(start)},{y(0)} {line} {x(last)},{y(0)}"
-    now = points[-1][1]
-    description = ngettext(
+
+@dataclass(frozen=True)
+class _Scale:
+    """Where a day (x) and a count (y) fall in the SVG: the days from `start` over `span`, the
+    counts from zero to `peak`, right of a margin of `left` that fits the highest count."""
+
+    start: date
+    span: int
+    peak: int
+    left: int
+
+    @classmethod
+    def fit(cls, points: list[tuple[date, int]]) -> "_Scale":
+        start, last = points[0][0], points[-1][0]
+        peak = max(max(value for _, value in points), 1)
+        left = 16 + FONT * 6 // 10 * len(_fmt(peak))  # digits are about 0.6em wide
+        return cls(start=start, span=max((last - start).days, 1), peak=peak, left=left)
+
+    def x(self, day: date) -> float:
+        plot_w = WIDTH - self.left - RIGHT
+        return round(self.left + plot_w * (day - self.start).days / self.span, 1)
+
+    def y(self, value: int) -> float:
+        plot_h = HEIGHT - TOP - BOTTOM
+        return round(TOP + plot_h * (1 - max(value, 0) / self.peak), 1)
+
+
+def _description(points: list[tuple[date, int]], first: date, peak: int) -> str:
+    """The chart in one sentence, for those who do not see it."""
+    last, now = points[-1]
+    return ngettext(
         "%(count)s verified signature on %(last)s, from the first on %(first)s; the highest "
         "count was %(peak)s.",
         "%(count)s verified signatures on %(last)s, from the first on %(first)s; the highest "
         "count was %(peak)s.",
         now,
     ) % {"count": _fmt(now), "last": _fmt_day(last), "first": _fmt_day(first), "peak": _fmt(peak)}
+
+
+def _drawing(points: list[tuple[date, int]], scale: _Scale) -> str:
+    """The axes, their labels, and the line of the count with the area under it."""
+    x, y, left, peak = scale.x, scale.y, scale.left, scale.peak
+    start, (last, now) = scale.start, points[-1]
+    line = " ".join(f"{x(day)},{y(value)}" for day, value in points)
+    area = f"{x(start)},{y(0)} {line} {x(last)},{y(0)}"
     body = [
         # Grid and axes.
         f'<line x1="{left}" y1="{y(0)}" x2="{WIDTH - RIGHT}" y2="{y(0)}" stroke="#5a5a66"/>',
@@ -97,7 +130,7 @@ def signatures_svg(
         'stroke-linejoin="round"/>',
         f'<circle cx="{x(last)}" cy="{y(now)}" r="4" fill="#0b5cad"/>',
     ]
-    return _svg(title_id, desc_id, title, description, "".join(body))
+    return "".join(body)
 
 
 def _svg(title_id: str, desc_id: str, title: str, description: str, body: str) -> SafeString:

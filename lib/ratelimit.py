@@ -77,7 +77,7 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-# --- Organisation requests (issue 8) -------------------------------------------------------------
+# --- Organisation requests: co-signing, creating an organisation, inviting someone ---------------
 
 
 def allow_org_request(request, scope: str, *, to: str = "") -> bool:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Letter, LetterVersion, Level, Mail, Signature, Tally
+from .models import CoSignature, Letter, LetterVersion, Level, Mail, Signature, Tally
 
 
 class VersionInline(admin.TabularInline):
@@ -123,8 +123,7 @@ class MailAdmin(admin.ModelAdmin):
     ]
 
 
-# --- Co-signatures (issue 4) ---------------------------------------------------------------------
-from .models import CoSignature  # noqa: E402
+# --- Co-signatures: organisations that co-sign a letter ------------------------------------------
 
 
 @admin.register(CoSignature)

@@ -57,7 +57,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from .models import Letter, Level, Signature
+from .models import CoSignature, Letter, Level, Signature
 
 # Rows fetched per round trip from the server-side cursor, and rows per chunk sent.
 CHUNK_ROWS = 2000
@@ -315,7 +315,8 @@ COSIGN_FIELDS = [
 
 
 def cosign_model():
-    """CoSignature, once the co-signature feature (issue 4) is installed; None before."""
+    """The CoSignature model from the app registry, None were it not registered. It always is:
+    the callers' None branches never run (cosignatures() below uses the model directly)."""
     try:
         return apps.get_model("petition", "CoSignature")
     except LookupError:
@@ -324,7 +325,7 @@ def cosign_model():
 
 def cosignatures(letter: Letter, filters: Filters):
     """`status` is a co-signature status or "all"; level and version do not apply."""
-    qs = cosign_model().objects.filter(letter=letter)
+    qs = CoSignature.objects.filter(letter=letter)
     if filters.status not in ("", "all"):
         qs = qs.filter(status=filters.status)
     if filters.signed_from:

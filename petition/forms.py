@@ -1,5 +1,8 @@
+import re
+
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from lib import params
@@ -8,7 +11,7 @@ from lib import params
 from lib.maildomains import is_disposable
 
 from . import translations
-from .models import LEVEL_ORDER, SETTINGS_FIELDS, Letter, Level
+from .models import LEVEL_ORDER, SETTINGS_FIELDS, ExportRecord, Letter, Level, Organiser
 
 LEVEL_HELP = {
     Level.PUBLIC: "Public: your name and the details you tick are shown with the letter.",
@@ -163,13 +166,7 @@ class LevelForm(forms.Form):
         self.fields["visibility"].choices = [(level, LEVEL_HELP[level]) for level in later]
 
 
-# --- Organiser workspace (issue 5) ------------------------------------------------------------
-
-import re  # noqa: E402
-
-from django.utils import timezone  # noqa: E402
-
-from .models import ExportRecord, Organiser  # noqa: E402
+# --- Organiser workspace: letters, versions, team, moderation, updates, exports ------------------
 
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -425,7 +422,7 @@ class UpdateForm(forms.Form):
         return _clean_text(self.cleaned_data["subject"])
 
 
-# --- Co-signatures (issue 4) ---------------------------------------------------------------------
+# --- Co-signatures: an organisation's admin co-signs a letter for it -----------------------------
 
 
 class CosignForm(forms.Form):
@@ -471,6 +468,9 @@ class PinForm(forms.Form):
         label="Position at the top",
         help_text="1 is listed first. Leave empty to file it alphabetically.",
     )
+
+
+# --- Translations: a letter's text in another language -------------------------------------------
 
 
 class TranslationForm(forms.Form):

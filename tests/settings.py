@@ -1,14 +1,9 @@
 """Settings for the test suite: the project's settings, run with keys a test run may make up.
 
-Production (DEBUG off, as the suite runs) refuses to start without SECRET_KEY and EMAIL_HASH_KEY;
-a test run is not production, so it supplies both unless the environment gives them. They go
-into the environment, not only into these settings, so the processes tests start (a Celery
-worker, gunicorn, `manage.py` commands) inherit them.
+tests/environment.py puts those keys into the environment; it must be imported before
+config.settings reads them, which the import order below does (a plain `import` sorts before
+`from ... import`).
 """
 
-import os
-
-os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
-os.environ.setdefault("EMAIL_HASH_KEY", "test-email-hash-key-not-for-production")
-
-from config.settings import *  # noqa: E402, F403
+import tests.environment  # noqa: F401  (sets the keys; see above)
+from config.settings import *  # noqa: F403

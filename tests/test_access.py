@@ -284,7 +284,7 @@ def build_world(django_user_model, make_letter) -> World:
         "id": victim_ids + organisation_ids["ids"],
         "signature_id": [str(anonymous.pk), str(hidden.pk)],
         "public_id": [str(anonymous.public_id), str(hidden.public_id)],
-        # My signatures (issue 11): the level a signature is switched to.
+        # My signatures: the level a signer switches a signature to.
         "level": ["public", "anonymous", "private"],
         # Organisation logos: a stored file's name (public, as the co-signer list shows it); and
         # a delivery's files.

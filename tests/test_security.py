@@ -387,7 +387,7 @@ class InlineCode(HTMLParser):
 
 
 def is_embed(route) -> bool:
-    """The embeddable widget, which other sites may frame (issue 6)."""
+    """The embeddable widget, which other sites may frame."""
     name = route.name or route.display
     return "embed" in name or "widget" in name
 

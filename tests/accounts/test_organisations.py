@@ -1,4 +1,4 @@
-"""Organisations (issue 4): created, verified, staffed and co-signing, through the web pages."""
+"""Organisations: created, verified, staffed and co-signing, through the web pages."""
 
 import io
 import re

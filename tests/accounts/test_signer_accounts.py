@@ -1,4 +1,4 @@
-"""Signer accounts (issue 11): register once, sign in one click, manage my signatures."""
+"""Signer accounts: register once, sign in one click, manage my signatures."""
 
 import json
 import logging

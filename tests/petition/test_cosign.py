@@ -1,4 +1,4 @@
-"""Organisations co-sign letters (issue 4): who may co-sign, the listing, moderation, mail."""
+"""Organisations co-sign letters: who may co-sign, the listing, moderation, mail."""
 
 import re
 import time

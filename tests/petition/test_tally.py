@@ -317,7 +317,8 @@ def test_letter_page_and_tally_issue_the_same_queries_with_10_and_10000_signatur
     seed(small, 10)
     seed(large, 10_000)
 
-    # The issue names the letter page and the tally; the widget and the API are read as often.
+    # The letter page and the tally are the pages a surge reads; the widget and the API are read
+    # as often.
     pages = ["letter", "tally", "widget", "api_letter", "api_counts", "api_signatures"]
     for name in pages:
         few = queries_for(reverse(name, args=[small.slug]))

@@ -16,6 +16,8 @@ from lib import merkle, signed_note
 from petition.tlog import ENTRY_KEYS, KINDS
 
 PAGE = 1000
+# The counts a replay of the log makes that a delivery states and the site shows.
+COUNT_KEYS = ["verified", "public", "anonymous", "private", "employees", "cosigners"]
 
 
 class AuditFailure(CommandError):
@@ -32,6 +34,44 @@ def _is_text_commitment(entry: dict) -> bool:
         and isinstance(language, str)
         and 0 < len(language) <= 10
     )
+
+
+class _Site:
+    """The site's public API, read over HTTP as any outsider would."""
+
+    def __init__(self, base: str):
+        self.base = base
+
+    def get(self, path: str) -> bytes:
+        try:
+            with urllib.request.urlopen(self.base + path, timeout=30) as response:  # noqa: S310
+                return response.read()
+        except (urllib.error.URLError, OSError) as exc:
+            raise AuditFailure(f"could not fetch {path}: {exc}") from exc
+
+    def get_json(self, path: str) -> dict:
+        try:
+            return json.loads(self.get(path))
+        except ValueError as exc:
+            raise AuditFailure(f"{path} did not answer JSON") from exc
+
+
+def _fetch_entries(site: _Site, log: str, size: int) -> list[bytes]:
+    """The log's first `size` entries, a page at a time, each at the index it claims."""
+    entries: list[bytes] = []
+    while len(entries) < size:
+        start = len(entries)
+        page = site.get_json(f"{log}/entries?start={start}&end={min(size, start + PAGE)}")
+        items = page.get("entries", [])
+        if not items:
+            raise AuditFailure(f"the log served no entry at index {start} (size {size})")
+        for item in items:
+            if item["index"] != len(entries):
+                raise AuditFailure(
+                    f"entry index {item['index']} out of order: expected {len(entries)}"
+                )
+            entries.append(base64.b64decode(item["data"]))
+    return entries[:size]
 
 
 class Command(BaseCommand):
@@ -60,25 +100,28 @@ class Command(BaseCommand):
             slug = delivery["letter"]
         else:
             base = base_url.rstrip("/")
-
-        def get(path: str) -> bytes:
-            try:
-                with urllib.request.urlopen(base + path, timeout=30) as response:  # noqa: S310
-                    return response.read()
-            except (urllib.error.URLError, OSError) as exc:
-                raise AuditFailure(f"could not fetch {path}: {exc}") from exc
-
-        def get_json(path: str) -> dict:
-            try:
-                return json.loads(get(path))
-            except ValueError as exc:
-                raise AuditFailure(f"{path} did not answer JSON") from exc
-
+        site = _Site(base)
         log = f"/api/letters/{urllib.parse.quote(slug)}/log"
-        vkey = key or get("/api/log/key").decode().strip()
+        verifier, size, root = self._check_checkpoint(site, log, slug, key)
+        entries = _fetch_entries(site, log, size)
+        store = self._check_root(entries, size, root)
+        self._check_inclusion(site, log, entries, size, root, proofs)
+        state_path = self._state_path(state_dir, base, slug)
+        self._check_consistency(site, log, state_path, store, size, root)
+        counts = self._replay(entries, slug)
+        self.stdout.write("counts: " + json.dumps(counts, sort_keys=True))
+        self._compare_with_site(site.get_json, slug, counts)
+        if delivery is not None:
+            self._check_delivery(delivery, verifier, entries, store, root, site.get_json, log, slug)
+        self.stdout.write(self.style.SUCCESS("audit passed"))
+
+    def _check_checkpoint(self, site, log: str, slug: str, key: str | None):
+        """The letter's checkpoint, its signature checked against the key given or published:
+        the verifier, and the size and root it signs."""
+        vkey = key or site.get("/api/log/key").decode().strip()
         try:
             verifier = signed_note.Verifier.from_vkey(vkey)
-            text = verifier.verify(get(f"{log}/checkpoint").decode())
+            text = verifier.verify(site.get(f"{log}/checkpoint").decode())
             origin, size, root = signed_note.parse_checkpoint(text)
         except signed_note.NoteError as exc:
             raise AuditFailure(f"checkpoint signature check failed: {exc}") from exc
@@ -87,23 +130,11 @@ class Command(BaseCommand):
         self.stdout.write(
             f"checkpoint: {origin}, {size} entries, root {base64.b64encode(root).decode()}"
         )
+        return verifier, size, root
 
-        # Every entry, recomputing the tree.
+    def _check_root(self, entries: list[bytes], size: int, root: bytes) -> merkle.MemoryStore:
+        """Every entry, recomputing the tree: it must hash to the signed root."""
         store = merkle.MemoryStore()
-        entries: list[bytes] = []
-        while len(entries) < size:
-            start = len(entries)
-            page = get_json(f"{log}/entries?start={start}&end={min(size, start + PAGE)}")
-            items = page.get("entries", [])
-            if not items:
-                raise AuditFailure(f"the log served no entry at index {start} (size {size})")
-            for item in items:
-                if item["index"] != len(entries):
-                    raise AuditFailure(
-                        f"entry index {item['index']} out of order: expected {len(entries)}"
-                    )
-                entries.append(base64.b64decode(item["data"]))
-        entries = entries[:size]
         store.extend(entries)
         if store.root() != root:
             raise AuditFailure(
@@ -111,8 +142,11 @@ class Command(BaseCommand):
                 "(an entry was edited, removed, added or reordered)"
             )
         self.stdout.write(f"root: recomputed from {size} entries, matches")
+        return store
 
-        # Inclusion proofs, from the server, against the signed root.
+    def _check_inclusion(self, site, log, entries, size: int, root: bytes, proofs: int) -> None:
+        """Inclusion proofs, from the server, against the signed root: every entry of a small
+        log, else a random sample of them and the last."""
         indexes = (
             list(range(size))
             if size <= proofs
@@ -121,7 +155,7 @@ class Command(BaseCommand):
             )
         )
         for index in indexes:
-            proof = get_json(f"{log}/inclusion?index={index}&size={size}")
+            proof = site.get_json(f"{log}/inclusion?index={index}&size={size}")
             path = [base64.b64decode(h) for h in proof["path"]]
             if not merkle.verify_inclusion(
                 merkle.leaf_hash(entries[index]), index, size, path, root
@@ -129,8 +163,9 @@ class Command(BaseCommand):
                 raise AuditFailure(f"inclusion proof for entry {index} does not verify")
         self.stdout.write(f"inclusion: {len(indexes)} proofs verify")
 
-        # Consistency with what we saw last time.
-        state_path = self._state_path(state_dir, base, slug)
+    def _check_consistency(self, site, log, state_path: Path, store, size: int, root) -> None:
+        """Consistency with the checkpoint seen last time, kept in state_path, which then keeps
+        this one."""
         if state_path.exists():
             seen = json.loads(state_path.read_text())
             old_size, old_root = seen["size"], base64.b64decode(seen["root"])
@@ -143,20 +178,13 @@ class Command(BaseCommand):
                     f"history rewritten: the first {old_size} entries no longer hash to the root "
                     "seen last time"
                 )
-            proof = get_json(f"{log}/consistency?from={old_size}&to={size}")
+            proof = site.get_json(f"{log}/consistency?from={old_size}&to={size}")
             path = [base64.b64decode(h) for h in proof["path"]]
             if not merkle.verify_consistency(old_size, size, old_root, root, path):
                 raise AuditFailure(f"consistency proof from {old_size} to {size} does not verify")
             self.stdout.write(f"consistency: with the checkpoint of {old_size} seen before, ok")
         state_path.parent.mkdir(parents=True, exist_ok=True)
         state_path.write_text(json.dumps({"size": size, "root": base64.b64encode(root).decode()}))
-
-        counts = self._replay(entries, slug)
-        self.stdout.write("counts: " + json.dumps(counts, sort_keys=True))
-        self._compare_with_site(get_json, slug, counts)
-        if delivery is not None:
-            self._check_delivery(delivery, verifier, entries, store, root, get_json, log, slug)
-        self.stdout.write(self.style.SUCCESS("audit passed"))
 
     def _delivery(self, url: str) -> tuple[str, dict]:
         """The site's base URL and the delivery's JSON, from a delivery's public URL."""
@@ -196,8 +224,7 @@ class Command(BaseCommand):
             raise AuditFailure(f"delivery: consistency proof from {size} does not verify")
         counts = self._replay(entries[:size], slug)
         stated = delivery.get("counts", {})
-        keys = ["verified", "public", "anonymous", "private", "employees", "cosigners"]
-        differ = [k for k in keys if stated.get(k) != counts[k]]
+        differ = [k for k in COUNT_KEYS if stated.get(k) != counts[k]]
         if differ:
             raise AuditFailure(
                 "delivery: its counts differ from the log's on " + ", ".join(differ) + f": it "
@@ -216,8 +243,7 @@ class Command(BaseCommand):
         except (AuditFailure, KeyError, TypeError):
             self.stdout.write("site counts: not available")
             return
-        keys = ["verified", "public", "anonymous", "private", "employees", "cosigners"]
-        differ = [k for k in keys if shown.get(k) != counts.get(k)]
+        differ = [k for k in COUNT_KEYS if shown.get(k) != counts.get(k)]
         if differ:
             self.stdout.write(
                 "site counts differ on " + ", ".join(differ) + f": the site shows {shown} "
@@ -251,72 +277,82 @@ class Command(BaseCommand):
         hidden: dict[str, dict] = {}
         kinds: Counter = Counter()
         for seq, raw in enumerate(entries):
-            try:
-                entry = json.loads(raw)
-            except ValueError as exc:
-                raise AuditFailure(f"entry {seq} is not JSON") from exc
-            if (
-                raw
-                != json.dumps(
-                    entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-                ).encode()
-            ):
-                raise AuditFailure(f"entry {seq} is not canonical JSON")
-            if set(entry) - ENTRY_KEYS:
-                raise AuditFailure(
-                    f"entry {seq} holds unexpected keys {sorted(set(entry) - ENTRY_KEYS)}"
-                )
-            if "text" in entry and not _is_text_commitment(entry):
-                raise AuditFailure(f"entry {seq} has a malformed text hash or language")
-            if entry.get("seq") != seq or entry.get("letter") != slug:
-                raise AuditFailure(
-                    f"entry {seq} claims seq {entry.get('seq')} of {entry.get('letter')!r}"
-                )
+            entry = _read_entry(seq, raw, slug)
             kind, ref = entry.get("kind"), entry.get("ref")
             if kind not in KINDS:
                 raise AuditFailure(f"entry {seq} has unknown kind {kind!r}")
             kinds[kind] += 1
             self._check_same_level(seq, entry, live.get(ref) or hidden.get(ref))
-            if kind in ("sign", "cosign"):
-                if ref in live or ref in hidden:
-                    raise AuditFailure(f"entry {seq} signs ref {ref[:12]}… a second time")
-                live[ref] = entry
-            elif kind in ("withdraw", "uncosign"):
-                if ref in live:
-                    del live[ref]
-                elif ref in hidden and kind == "withdraw":
-                    del hidden[ref]  # a hidden signature withdrawn by its signer
-                else:
-                    raise AuditFailure(f"entry {seq} ({kind}) undoes no earlier sign")
-            elif kind == "hide":
-                if ref not in live:
-                    raise AuditFailure(f"entry {seq} (hide) undoes no earlier sign")
-                hidden[ref] = live.pop(ref)
-            elif kind == "restore":
-                if ref not in hidden:
-                    raise AuditFailure(f"entry {seq} (restore) restores nothing hidden")
-                # The mark may have lapsed or been renewed while hidden: the restore says which.
-                live[ref] = {
-                    **hidden.pop(ref),
-                    "level": entry["level"],
-                    "employee": entry.get("employee"),
-                }
-            elif kind == "employment":
-                if ref not in live:
-                    raise AuditFailure(f"entry {seq} (employment) marks nothing counted")
-                live[ref] = {**live[ref], "employee": entry.get("employee")}
-            elif kind == "relevel":
-                if ref not in live:
-                    raise AuditFailure(f"entry {seq} (relevel) moves nothing counted")
-                live[ref] = {**live[ref], "level": entry["level"]}
-        signatures = [e for e in live.values() if e["kind"] == "sign"]
-        levels = Counter(e["level"] for e in signatures)
-        return {
-            "verified": len(signatures),
-            "public": levels.get("public", 0),
-            "anonymous": levels.get("anonymous", 0),
-            "private": levels.get("private", 0),
-            "employees": sum(1 for e in signatures if e.get("employee")),
-            "cosigners": sum(1 for e in live.values() if e["kind"] == "cosign"),
-            "entries_by_kind": dict(kinds),
+            _apply(seq, entry, live, hidden)
+        return _counts(live, kinds)
+
+
+def _read_entry(seq: int, raw: bytes, slug: str) -> dict:
+    """Entry `seq` of the letter's log, parsed: canonical JSON, with the keys an entry may hold,
+    the seq and letter it claims its own."""
+    try:
+        entry = json.loads(raw)
+    except ValueError as exc:
+        raise AuditFailure(f"entry {seq} is not JSON") from exc
+    if raw != json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode():
+        raise AuditFailure(f"entry {seq} is not canonical JSON")
+    if set(entry) - ENTRY_KEYS:
+        raise AuditFailure(f"entry {seq} holds unexpected keys {sorted(set(entry) - ENTRY_KEYS)}")
+    if "text" in entry and not _is_text_commitment(entry):
+        raise AuditFailure(f"entry {seq} has a malformed text hash or language")
+    if entry.get("seq") != seq or entry.get("letter") != slug:
+        raise AuditFailure(f"entry {seq} claims seq {entry.get('seq')} of {entry.get('letter')!r}")
+    return entry
+
+
+def _apply(seq: int, entry: dict, live: dict[str, dict], hidden: dict[str, dict]) -> None:
+    """Apply one entry to the refs counted (`live`) and hidden, refusing an undo that undoes
+    nothing."""
+    kind, ref = entry["kind"], entry.get("ref")
+    if kind in ("sign", "cosign"):
+        if ref in live or ref in hidden:
+            raise AuditFailure(f"entry {seq} signs ref {ref[:12]}… a second time")
+        live[ref] = entry
+    elif kind in ("withdraw", "uncosign"):
+        if ref in live:
+            del live[ref]
+        elif ref in hidden and kind == "withdraw":
+            del hidden[ref]  # a hidden signature withdrawn by its signer
+        else:
+            raise AuditFailure(f"entry {seq} ({kind}) undoes no earlier sign")
+    elif kind == "hide":
+        if ref not in live:
+            raise AuditFailure(f"entry {seq} (hide) undoes no earlier sign")
+        hidden[ref] = live.pop(ref)
+    elif kind == "restore":
+        if ref not in hidden:
+            raise AuditFailure(f"entry {seq} (restore) restores nothing hidden")
+        # The mark may have lapsed or been renewed while hidden: the restore says which.
+        live[ref] = {
+            **hidden.pop(ref),
+            "level": entry["level"],
+            "employee": entry.get("employee"),
         }
+    elif kind == "employment":
+        if ref not in live:
+            raise AuditFailure(f"entry {seq} (employment) marks nothing counted")
+        live[ref] = {**live[ref], "employee": entry.get("employee")}
+    elif kind == "relevel":
+        if ref not in live:
+            raise AuditFailure(f"entry {seq} (relevel) moves nothing counted")
+        live[ref] = {**live[ref], "level": entry["level"]}
+
+
+def _counts(live: dict[str, dict], kinds: Counter) -> dict:
+    """The counts the refs still counted make, as the site shows them, and the entries by kind."""
+    signatures = [e for e in live.values() if e["kind"] == "sign"]
+    levels = Counter(e["level"] for e in signatures)
+    return {
+        "verified": len(signatures),
+        "public": levels.get("public", 0),
+        "anonymous": levels.get("anonymous", 0),
+        "private": levels.get("private", 0),
+        "employees": sum(1 for e in signatures if e.get("employee")),
+        "cosigners": sum(1 for e in live.values() if e["kind"] == "cosign"),
+        "entries_by_kind": dict(kinds),
+    }
