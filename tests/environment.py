@@ -10,3 +10,11 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("EMAIL_HASH_KEY", "test-email-hash-key-not-for-production")
+
+# Under pytest-xdist each worker gets a Redis database of its own, as pytest-django gives it a
+# PostgreSQL database of its own: a test that clears the cache must not clear another worker's
+# rate limits and pages. The processes a test starts inherit the worker's database.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker.startswith("gw") and os.environ.get("REDIS_URL"):
+    _server, _, _db = os.environ["REDIS_URL"].rpartition("/")
+    os.environ["REDIS_URL"] = f"{_server}/{int(_db or 0) + 1 + int(_worker[2:])}"
