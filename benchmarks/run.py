@@ -1392,7 +1392,7 @@ def costs(b: Bench) -> dict:
     from django.test import Client
 
     from lib import ratelimit
-    from petition import emails, tasks
+    from petition import emails, outbox, tasks
 
     client = Client(HTTP_HOST="127.0.0.1")  # the host gunicorn is asked for; CSRF not checked
     counter = iter(range(10**9))
@@ -1418,7 +1418,7 @@ def costs(b: Bench) -> dict:
         "floor_insert": (floor, []),
         "sign": (sign, []),
         "sign_without_rate_limiter": (sign, [(ratelimit, "hit", True)]),
-        "sign_without_task_publish": (sign, [(tasks, "kick_relay", None)]),
+        "sign_without_task_publish": (sign, [(outbox, "kick_relay", None)]),
         "sign_without_verification_mail": (sign, [(emails, "verification", None)]),
         "floor_constant": (lambda: client.get("/bench/floor/constant/"), []),
         "letter_page": (lambda: client.get(f"/letters/{SLUG}/"), []),
