@@ -232,26 +232,38 @@ def relay(
             continue
         idle_since = None
         last_look = False
-        for index, mail in enumerate(batch):
-            try:
-                send_in_kept_session(message_for(mail))
-            except TRANSIENT as exc:
-                if is_permanent(exc):
-                    mark_failed(mail, describe(exc))
-                    continue
-                put_off_for.append(put_off(mail, describe(exc)))
-                if is_about_the_mail(exc):
-                    continue
-                # The connection failed: the rest of the batch waits as long.
-                release(batch[index + 1 :], wait=put_off_for[-1])
-                if before_last_look is not None:
-                    before_last_look()
-                return {"sent": sent, "again": put_off_for[-1]}
-            mark_sent(mail)
-            sent += 1
+        sent_now, failed_wait = _send_batch(batch, put_off_for)
+        sent += sent_now
+        if failed_wait is not None:
+            if before_last_look is not None:
+                before_last_look()
+            return {"sent": sent, "again": failed_wait}
     if before_last_look is not None:
         before_last_look()
     return {"sent": sent, "again": 0}
+
+
+def _send_batch(batch: list[Mail], put_off_for: list[float]) -> tuple[int, float | None]:
+    """Send a claimed batch. Returns how many went out, and the wait of the rest of the batch,
+    handed back, when the connection failed (None when it did not). The wait of each mail put
+    off is added to `put_off_for`."""
+    sent = 0
+    for index, mail in enumerate(batch):
+        try:
+            send_in_kept_session(message_for(mail))
+        except TRANSIENT as exc:
+            if is_permanent(exc):
+                mark_failed(mail, describe(exc))
+                continue
+            put_off_for.append(put_off(mail, describe(exc)))
+            if is_about_the_mail(exc):
+                continue
+            # The connection failed: the rest of the batch waits as long.
+            release(batch[index + 1 :], wait=put_off_for[-1])
+            return sent, put_off_for[-1]
+        mark_sent(mail)
+        sent += 1
+    return sent, None
 
 
 def kick_relay() -> None:
