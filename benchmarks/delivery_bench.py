@@ -103,7 +103,7 @@ def measure(env: dict) -> dict:
     letter_id = seed()
     started = time.monotonic()
     # Frozen with the real service; the build the service queues is run below instead.
-    with mock.patch("petition.tasks.enqueue_delivery"):
+    with mock.patch("petition.deliveries.enqueue_delivery"):
         delivery = deliveries.prepare(
             letter_id=letter_id,
             actor=None,

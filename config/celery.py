@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery, signals
+from django import db
 from django.conf import settings
 from django.utils.log import configure_logging
 
@@ -28,6 +29,4 @@ def close_old_connections(sender=None, **kwargs):
     Never for a task run inline: that would close the caller's connection mid-transaction."""
     if sender is not None and getattr(sender.request, "is_eager", False):
         return
-    from django.db import close_old_connections
-
-    close_old_connections()
+    db.close_old_connections()

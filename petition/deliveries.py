@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 
 from lib import merkle, signed_note
 
-from . import services, tasks, tlog
+from . import jobs, services, tlog
 from .models import (
     Checkpoint,
     CoSignature,
@@ -123,8 +123,14 @@ def prepare(
     if include_names:
         delivery.names_count = _copy_names(delivery)
         Delivery.objects.filter(pk=delivery.pk).update(names_count=delivery.names_count)
-    transaction.on_commit(lambda: tasks.enqueue_delivery(delivery.pk), robust=True)
+    transaction.on_commit(lambda: enqueue_delivery(delivery.pk), robust=True)
     return delivery
+
+
+def enqueue_delivery(delivery_id: int) -> None:
+    """Queue the build of a frozen delivery's documents (delivery_documents.build, run by the
+    worker)."""
+    jobs.enqueue("build_delivery", delivery_id)
 
 
 def mark_delivered(

@@ -1,15 +1,16 @@
 """One function per message. Each writes the mail to the outbox in the caller's transaction and
-queues its sending once that transaction commits."""
+queues its sending (outbox.kick_relay) once that transaction commits."""
 
 import json
 
 from django.conf import settings
+from django.core import signing
 from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
-from . import tasks, tokens
+from . import outbox, tokens
 from .models import Level, Mail, Signature
 
 LEVEL_SENTENCES = {
@@ -72,7 +73,7 @@ def queue_rendered(
         update_id=update_id,
     )
     # robust: if the broker is down the commit still stands; the row waits for the sweep.
-    transaction.on_commit(tasks.kick_relay, robust=True)
+    transaction.on_commit(outbox.kick_relay, robust=True)
     return mail
 
 
@@ -84,7 +85,7 @@ def queue_deferred(
     mail = Mail.objects.create(
         kind=kind, to=to, template=template, context=context, letter_id=letter_id
     )
-    transaction.on_commit(tasks.kick_relay, robust=True)
+    transaction.on_commit(outbox.kick_relay, robust=True)
     return mail
 
 
@@ -234,9 +235,7 @@ def reverification(signature: Signature, *, to: str) -> Mail:
     )
 
 
-# --- Organiser workspace (issue 5) ------------------------------------------------------------
-
-from django.core import signing  # noqa: E402
+# --- Organiser workspace: invitations, updates to signers, milestones --------------------------
 
 INVITE_SALT = "petition.organiser-invite"
 
@@ -302,7 +301,7 @@ def milestone(letter, *, reached: list[int], to: str) -> Mail:
     )
 
 
-# --- Co-signatures (issue 4) ---------------------------------------------------------------------
+# --- Co-signatures: organisations co-signing a letter ------------------------------------------
 
 
 def cosign_requests(letter, cosignatures: list, *, to: str) -> Mail:

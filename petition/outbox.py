@@ -23,12 +23,14 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from . import jobs
 from .models import Mail, Update
 
 logger = logging.getLogger(__name__)
@@ -44,6 +46,17 @@ BUDGET_SECONDS = 60
 # An empty outbox is looked at again this often, for MAIL_RELAY_LINGER seconds, before the
 # relay ends: mail arriving meanwhile costs no task of its own.
 LINGER_POLL_SECONDS = 0.05
+
+# Set while a relay is queued or running, one mark per relay slot: the commits meanwhile need no
+# relay of their own. A relay clears its mark only after its last empty look and then looks once
+# more, so a row whose commit found every mark set is always seen; a row committed after that
+# queues a new relay. Two slots: a relay waits on the mail server and the database in turn, so
+# a second one doubles what a burst drains (their claims never overlap).
+RELAY_KICKED = "outbox:relay-kicked:{}"
+RELAY_SLOTS = 2
+# Longer than a relay's time budget, so a running relay keeps its mark; a relay that died with it
+# set delays the next kick by at most this (the broker's redelivery and the sweep come sooner).
+RELAY_KICKED_SECONDS = BUDGET_SECONDS + 10
 
 
 def backoff(attempts: int) -> float:
@@ -219,26 +232,69 @@ def relay(
             continue
         idle_since = None
         last_look = False
-        for index, mail in enumerate(batch):
-            try:
-                send_in_kept_session(message_for(mail))
-            except TRANSIENT as exc:
-                if is_permanent(exc):
-                    mark_failed(mail, describe(exc))
-                    continue
-                put_off_for.append(put_off(mail, describe(exc)))
-                if is_about_the_mail(exc):
-                    continue
-                # The connection failed: the rest of the batch waits as long.
-                release(batch[index + 1 :], wait=put_off_for[-1])
-                if before_last_look is not None:
-                    before_last_look()
-                return {"sent": sent, "again": put_off_for[-1]}
-            mark_sent(mail)
-            sent += 1
+        sent_now, failed_wait = _send_batch(batch, put_off_for)
+        sent += sent_now
+        if failed_wait is not None:
+            if before_last_look is not None:
+                before_last_look()
+            return {"sent": sent, "again": failed_wait}
     if before_last_look is not None:
         before_last_look()
     return {"sent": sent, "again": 0}
+
+
+def _send_batch(batch: list[Mail], put_off_for: list[float]) -> tuple[int, float | None]:
+    """Send a claimed batch. Returns how many went out, and the wait of the rest of the batch,
+    handed back, when the connection failed (None when it did not). The wait of each mail put
+    off is added to `put_off_for`."""
+    sent = 0
+    for index, mail in enumerate(batch):
+        try:
+            send_in_kept_session(message_for(mail))
+        except TRANSIENT as exc:
+            if is_permanent(exc):
+                mark_failed(mail, describe(exc))
+                continue
+            put_off_for.append(put_off(mail, describe(exc)))
+            if is_about_the_mail(exc):
+                continue
+            # The connection failed: the rest of the batch waits as long.
+            release(batch[index + 1 :], wait=put_off_for[-1])
+            return sent, put_off_for[-1]
+        mark_sent(mail)
+        sent += 1
+    return sent, None
+
+
+def kick_relay() -> None:
+    """Queue a relay unless every slot has one queued or running, without the client's retry
+    loop: a row the broker never heard of is picked up by the beat sweep, so a request never
+    waits on a broker that is down. The marks live in the cache web and worker share (one
+    REDIS_URL). Every mail queues this once its transaction commits."""
+    for slot in range(RELAY_SLOTS):
+        mark = RELAY_KICKED.format(slot)
+        if cache.add(mark, 1, timeout=RELAY_KICKED_SECONDS):
+            try:
+                jobs.enqueue("relay_mail", slot)
+            except Exception:
+                cache.delete(mark)
+                raise
+            return
+
+
+def relay_from_slot(slot: int | None, *, inline: bool) -> int:
+    """The relay task: relay(), clearing the slot's mark before the last look (no slot: the
+    beat sweep), then queue a relay again if rows are left (the time budget ran out) or put off,
+    for when they are due. Returns how many were sent. `inline`: run in the request that queued
+    it (no broker: `make run`), which it must not hold up."""
+    mark = RELAY_KICKED.format(slot)
+    result = relay(
+        linger=0 if inline else None,
+        before_last_look=(lambda: cache.delete(mark)) if slot is not None else None,
+    )
+    if result["again"] is not None:
+        jobs.enqueue("relay_mail", countdown=result["again"])
+    return result["sent"]
 
 
 # One SMTP session per worker process, kept from one batch to the next: a new session per mail

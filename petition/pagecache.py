@@ -34,6 +34,7 @@ from collections.abc import Callable
 import django
 from django.conf import settings
 from django.contrib.messages.storage.cookie import CookieStorage
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.core.paginator import Paginator
@@ -292,8 +293,6 @@ def _release() -> str:
     """A digest of the code, templates, static files' names and settings the pages are made
     from, taken when the process loads its code: an entry another release left in the shared
     cache (whose HTML may name static files this one no longer has) is never served."""
-    from django.contrib.staticfiles.storage import staticfiles_storage
-
     digest = hashlib.blake2b(digest_size=8)
     digest.update(f"{django.get_version()} {settings.SITE_URL} {settings.STATIC_URL}".encode())
     base = settings.BASE_DIR

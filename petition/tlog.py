@@ -1,4 +1,4 @@
-"""Each letter's public, append-only log of what it counts (issue 10).
+"""Each letter's public, append-only log of what it counts.
 
 Every change to a count appends one entry, in the transaction that makes the change. Entries
 are canonical JSON with no identity: kind, level, verified employment, text version, the hour,
@@ -21,11 +21,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Min
+from django.db.models import Max, Min, OuterRef, Subquery
 from django.utils import timezone
 
 from lib import merkle, signed_note
 
+from . import jobs
 from .models import Checkpoint, Letter, LogEntry, LogNode, Tally
 
 logger = logging.getLogger(__name__)
@@ -218,18 +219,14 @@ def append(
 
 
 def _schedule_checkpoint(letter_id: int) -> None:
-    from . import tasks
-
-    if tasks.make_checkpoint.app.conf.task_always_eager:
+    if jobs.run_inline():
         checkpoint(letter_id=letter_id)  # the embedded default: at once
         return
     # Coalesce a burst of appends into one checkpoint a few seconds later; the periodic job
     # covers anything this misses (a broker blip), within a minute.
     try:
         if cache.add(f"tlog:ckpt:{letter_id}", 1, timeout=settings.LOG_CHECKPOINT_DELAY):
-            tasks.make_checkpoint.apply_async(
-                (letter_id,), countdown=settings.LOG_CHECKPOINT_DELAY, retry=False
-            )
+            jobs.enqueue("make_checkpoint", letter_id, countdown=settings.LOG_CHECKPOINT_DELAY)
     except Exception:  # noqa: BLE001 - the periodic job will catch up
         logger.warning(
             "checkpoint of letter %s not scheduled; the periodic job will sign it", letter_id
@@ -302,8 +299,6 @@ def latest_checkpoint(letter: Letter) -> Checkpoint:
 
 def checkpoint_stale_letters() -> int:
     """Sign a checkpoint for every letter whose log grew past its latest checkpoint."""
-    from django.db.models import Max, OuterRef, Subquery
-
     latest = (
         Checkpoint.objects.filter(letter=OuterRef("letter"))
         .values("letter")

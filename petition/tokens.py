@@ -13,7 +13,7 @@ from django.core import signing
 
 VERIFY = "petition.verify"
 MANAGE = "petition.manage"
-UNSUBSCRIBE = "petition.unsubscribe"  # issue 5: stop updates from the organisers
+UNSUBSCRIBE = "petition.unsubscribe"  # stop the organisers' updates to a signer
 REVERIFY = "petition.reverify"  # prove a work address again once its verification lapsed
 # Links that confirm something the signer just asked for; the others manage a signature.
 SHORT_LIVED = (VERIFY, REVERIFY)

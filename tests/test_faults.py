@@ -711,7 +711,7 @@ def test_a_mail_whose_relay_the_broker_never_got_is_sent_by_the_sweep(letter, mo
     """The outbox row is the promise: with no relay queued for it, the periodic one sends it."""
     from django.core import mail as django_mail
 
-    monkeypatch.setattr(tasks, "kick_relay", lambda: None)  # as if the broker lost it
+    monkeypatch.setattr(outbox, "kick_relay", lambda: None)  # as if the broker lost it
     services.sign(letter=letter, name="Ada", email="ada@example.com", visibility="public")
     assert tasks.relay_mail.apply().get() == 1
     assert [m.to for m in django_mail.outbox] == [["ada@example.com"]]

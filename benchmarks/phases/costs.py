@@ -61,7 +61,7 @@ def costs(b: Bench) -> dict:
 
 def cost_variants(client: Client, pages: dict) -> dict:
     """{name: (request, [(module, attribute, value it returns while switched off)])}."""
-    from petition import emails, tasks
+    from petition import emails, outbox
 
     counter = itertools.count()
 
@@ -86,7 +86,7 @@ def cost_variants(client: Client, pages: dict) -> dict:
         "floor_insert": (floor, []),
         "sign": (sign, []),
         "sign_without_rate_limiter": (sign, [(ratelimit, "hit", True)]),
-        "sign_without_task_publish": (sign, [(tasks, "kick_relay", None)]),
+        "sign_without_task_publish": (sign, [(outbox, "kick_relay", None)]),
         "sign_without_verification_mail": (sign, [(emails, "verification", None)]),
         "floor_constant": (lambda: client.get("/bench/floor/constant/"), []),
         "letter_page": (lambda: client.get(pages["letter_page"]), []),

@@ -563,7 +563,7 @@ def test_a_co_sign_request_schedules_the_organisers_digest(
     coalition, org, admin, django_capture_on_commit_callbacks, monkeypatch
 ):
     scheduled = []
-    monkeypatch.setattr(tasks, "schedule_cosign_digest", scheduled.append)
+    monkeypatch.setattr(services.cosigning, "schedule_cosign_digest", scheduled.append)
     with django_capture_on_commit_callbacks(execute=True):
         cosign(coalition, org, admin)
     assert scheduled == [coalition.pk]
