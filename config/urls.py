@@ -20,5 +20,5 @@ urlpatterns = [
     ),
 ]
 
-# The API's 404s are JSON whatever the path (petition.views.not_found).
-handler404 = "petition.views.not_found"
+# The API's 404s are JSON whatever the path (petition.views.errors.not_found).
+handler404 = "petition.views.errors.not_found"

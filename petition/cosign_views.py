@@ -15,7 +15,7 @@ from . import services
 from .forms import CosignForm, PinForm
 from .models import CoSignature, Letter
 from .organiser_views import EDITORS, _letter_for_organiser
-from .views import _public_letter
+from .views.common import public_letter
 
 
 def _cosignature_for_org_admin(request, letter: Letter, organisation_slug: str) -> CoSignature:
@@ -33,7 +33,7 @@ def _cosignature_for_org_admin(request, letter: Letter, organisation_slug: str) 
 @require_http_methods(["GET", "POST"])
 def cosign(request, slug: str):
     """Co-sign for an organisation the user administers, and see its co-signatures' status."""
-    letter = _public_letter(slug)
+    letter = public_letter(slug)
     organisations = Organisation.objects.administered_by(request.user).order_by("name")
     mine = list(
         CoSignature.objects.filter(letter=letter, organisation__in=organisations)
@@ -95,7 +95,7 @@ def cosign(request, slug: str):
 @login_required
 @require_POST
 def cosign_withdraw(request, slug: str):
-    letter = _public_letter(slug)
+    letter = public_letter(slug)
     cosignature = _cosignature_for_org_admin(request, letter, request.POST.get("organisation", ""))
     if services.withdraw_cosign(cosignature_id=cosignature.pk, by=request.user):
         messages.success(request, f"The co-signature of {cosignature.display_name} is withdrawn.")
