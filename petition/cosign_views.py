@@ -1,6 +1,6 @@
 """Co-signatures: an organisation's admins co-sign a letter or withdraw, its organisers approve,
 reject and pin. Who may act is decided by two fetches: `_cosignature_for_org_admin` for the
-organisation's side, `_letter_for_organiser` (the organiser workspace's) for the letter's."""
+organisation's side, `letter_for_organiser` (the organiser workspace's) for the letter's."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,8 +14,7 @@ from lib import ratelimit
 from . import services
 from .forms import CosignForm, PinForm
 from .models import CoSignature, Letter
-from .organiser_views import EDITORS, _letter_for_organiser
-from .views.common import public_letter
+from .views.common import EDITORS, letter_for_organiser, public_letter
 
 
 def _cosignature_for_org_admin(request, letter: Letter, organisation_slug: str) -> CoSignature:
@@ -107,7 +106,7 @@ def cosign_withdraw(request, slug: str):
 @login_required
 def cosigners_moderate(request, slug: str):
     """An organiser's list of the letter's co-signatures, by status, with what may be done."""
-    letter = _letter_for_organiser(request, slug, roles=EDITORS)
+    letter = letter_for_organiser(request, slug, roles=EDITORS)
     groups = {status: [] for status in CoSignature.Status.values}
     for cosignature in (
         CoSignature.objects.filter(letter=letter).select_related("organisation").in_reading_order()
@@ -124,7 +123,7 @@ def cosigners_moderate(request, slug: str):
 @require_POST
 def cosigner_action(request, slug: str, pk: int):
     """Approve, reject, pin or unpin one co-signature of the organiser's letter."""
-    letter = _letter_for_organiser(request, slug, roles=EDITORS)
+    letter = letter_for_organiser(request, slug, roles=EDITORS)
     cosignature = get_object_or_404(CoSignature, pk=pk, letter=letter)
     action = request.POST.get("action")
     if action == "approve":
