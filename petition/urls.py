@@ -3,8 +3,8 @@ manage/. The JSON API and the public log are included under api/ by config/urls.
 
 from django.urls import include, path
 
-from . import cosign_views, delivery_views, log_views
-from .views import letters, signing, tally, versions
+from . import delivery_views, log_views
+from .views import cosign, letters, signing, tally, versions
 
 urlpatterns = [
     path("", letters.home, name="home"),
@@ -22,16 +22,12 @@ urlpatterns = [
     path("letters/<slug:slug>/tally/", tally.tally, name="tally"),
     path("letters/<slug:slug>/widget/", tally.widget, name="widget"),
     # Co-signatures: organisations co-sign; organisers approve, reject and pin.
-    path("letters/<slug:slug>/cosign/", cosign_views.cosign, name="cosign"),
-    path(
-        "letters/<slug:slug>/cosign/withdraw/", cosign_views.cosign_withdraw, name="cosign_withdraw"
-    ),
-    path(
-        "manage/<slug:slug>/cosigners/", cosign_views.cosigners_moderate, name="cosigners_moderate"
-    ),
+    path("letters/<slug:slug>/cosign/", cosign.cosign, name="cosign"),
+    path("letters/<slug:slug>/cosign/withdraw/", cosign.cosign_withdraw, name="cosign_withdraw"),
+    path("manage/<slug:slug>/cosigners/", cosign.cosigners_moderate, name="cosigners_moderate"),
     path(
         "manage/<slug:slug>/cosigners/<int:pk>/",
-        cosign_views.cosigner_action,
+        cosign.cosigner_action,
         name="cosigner_action",
     ),
     # The organiser workspace; a letter's text versions; stopping the organisers' updates.

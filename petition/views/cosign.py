@@ -1,6 +1,6 @@
 """Co-signatures: an organisation's admins co-sign a letter or withdraw, its organisers approve,
 reject and pin. Who may act is decided by two fetches: `_cosignature_for_org_admin` for the
-organisation's side, `letter_for_organiser` (the organiser workspace's) for the letter's."""
+organisation's side, `common.letter_for_organiser` (the organiser workspace's) for the letter's."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,10 +11,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import Organisation
 from lib import ratelimit
 
-from . import services
-from .forms import CosignForm, PinForm
-from .models import CoSignature, Letter
-from .views.common import EDITORS, letter_for_organiser, public_letter
+from .. import services
+from ..forms import CosignForm, PinForm
+from ..models import CoSignature, Letter
+from .common import EDITORS, closed, letter_for_organiser, public_letter, too_many
 
 
 def _cosignature_for_org_admin(request, letter: Letter, organisation_slug: str) -> CoSignature:
@@ -49,9 +49,9 @@ def cosign(request, slug: str):
     status = 200
     if request.method == "POST":
         if not letter.takes_cosignatures:
-            return render(request, "petition/closed.html", {"letter": letter}, status=403)
+            return closed(request, letter)
         if not ratelimit.allow_org_request(request, "cosign"):
-            return render(request, "petition/too_many.html", {"letter": letter}, status=429)
+            return too_many(request, letter)
         if form.is_valid():
             try:
                 cosignature = services.cosign(
@@ -66,7 +66,7 @@ def cosign(request, slug: str):
             except services.NotOrganisationAdmin:
                 raise Http404 from None
             except services.CosigningClosed:
-                return render(request, "petition/closed.html", {"letter": letter}, status=403)
+                return closed(request, letter)
             else:
                 if cosignature.status == CoSignature.Status.APPROVED:
                     messages.success(request, f"{cosignature.display_name} is listed.")
