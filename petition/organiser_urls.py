@@ -3,7 +3,8 @@ for translations and deliveries)."""
 
 from django.urls import path
 
-from . import delivery_views, translation_views
+from . import translation_views
+from .views import deliveries
 from .views.organiser import exports, letters, moderation, team, updates
 
 app_name = "organiser"
@@ -38,16 +39,16 @@ urlpatterns = [
     path("<slug:slug>/updates/<int:pk>/", updates.update_detail, name="update"),
     path("<slug:slug>/updates/<int:pk>/pause/", updates.pause_update, name="pause_update"),
     path("<slug:slug>/updates/<int:pk>/resume/", updates.resume_update, name="resume_update"),
-    path("<slug:slug>/deliveries/", delivery_views.organiser_list, name="deliveries"),
-    path("<slug:slug>/deliveries/<slug:code>/", delivery_views.organiser_detail, name="delivery"),
+    path("<slug:slug>/deliveries/", deliveries.organiser_list, name="deliveries"),
+    path("<slug:slug>/deliveries/<slug:code>/", deliveries.organiser_detail, name="delivery"),
     path(
         "<slug:slug>/deliveries/<slug:code>/delivered/",
-        delivery_views.mark_delivered,
+        deliveries.mark_delivered,
         name="delivery_delivered",
     ),
     path(
         "<slug:slug>/deliveries/<slug:code>/<str:name>",
-        delivery_views.organiser_file,
+        deliveries.organiser_file,
         name="delivery_file",
     ),
 ]

@@ -3,8 +3,8 @@ manage/. The JSON API and the public log are included under api/ by config/urls.
 
 from django.urls import include, path
 
-from . import delivery_views, log_views
-from .views import cosign, letters, signing, tally, versions
+from . import log_views
+from .views import cosign, deliveries, letters, signing, tally, versions
 
 urlpatterns = [
     path("", letters.home, name="home"),
@@ -35,12 +35,12 @@ urlpatterns = [
     path("letters/<slug:slug>/versions/", versions.letter_versions, name="letter_versions"),
     path("letters/<slug:slug>/updates/stop/<str:token>/", signing.unsubscribe, name="unsubscribe"),
     # Deliveries: the public page of a delivered letter, its files and its JSON.
-    path("d/<slug:code>/", delivery_views.public_page, name="delivery"),
-    path("d/<slug:code>/delivery.json", delivery_views.public_json, name="delivery_json"),
-    path("d/<slug:code>/<str:name>", delivery_views.public_file, name="delivery_file"),
+    path("d/<slug:code>/", deliveries.public_page, name="delivery"),
+    path("d/<slug:code>/delivery.json", deliveries.public_json, name="delivery_json"),
+    path("d/<slug:code>/<str:name>", deliveries.public_file, name="delivery_file"),
     path(
         "letters/<slug:slug>/deliveries/",
-        delivery_views.letter_deliveries,
+        deliveries.letter_deliveries,
         name="letter_deliveries",
     ),
 ]

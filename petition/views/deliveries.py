@@ -14,10 +14,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import deliveries
-from .delivery_forms import MarkDeliveredForm, PrepareDeliveryForm
-from .models import Delivery, Letter
-from .views.common import letter_for_organiser, may_edit, post_only
+from .. import deliveries
+from ..delivery_forms import MarkDeliveredForm, PrepareDeliveryForm
+from ..models import Delivery, Letter
+from .common import letter_for_organiser, may_edit, post_only, public_letter
 
 FILES = {"a4.pdf": "pdf_a4", "letter.pdf": "pdf_letter", "print.html": "html", "names.csv": "csv"}
 BUILDING_REFRESH_SECONDS = 2
@@ -169,7 +169,7 @@ def public_file(request, code: str, name: str):
 
 @require_safe
 def letter_deliveries(request, slug: str):
-    letter = get_object_or_404(Letter.objects.listed(), slug=slug)
+    letter = public_letter(slug)
     delivered = letter.deliveries.filter(delivered_at__isnull=False).order_by("-delivered_at")
     return render(
         request, "petition/delivery/list.html", {"letter": letter, "deliveries": delivered}
