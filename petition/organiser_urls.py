@@ -3,8 +3,7 @@ for translations and deliveries)."""
 
 from django.urls import path
 
-from . import translation_views
-from .views import deliveries
+from .views import deliveries, translations
 from .views.organiser import exports, letters, moderation, team, updates
 
 app_name = "organiser"
@@ -17,7 +16,7 @@ urlpatterns = [
     path("<slug:slug>/edit/", letters.edit, name="edit"),
     path(
         "<slug:slug>/translations/",
-        translation_views.translations_page,
+        translations.translations_page,
         name="translations",
     ),
     path("<slug:slug>/settings/", letters.letter_settings, name="settings"),

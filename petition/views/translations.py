@@ -7,9 +7,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
-from . import translations
-from .forms import OriginalLanguageForm, TranslationForm
-from .views.common import EDITORS, letter_for_organiser
+from .. import translations
+from ..forms import OriginalLanguageForm, TranslationForm
+from .common import EDITORS, letter_for_organiser
 
 
 @login_required
