@@ -3,8 +3,7 @@ manage/. The JSON API and the public log are included under api/ by config/urls.
 
 from django.urls import include, path
 
-from . import log_views
-from .views import cosign, deliveries, letters, signing, tally, versions
+from .views import cosign, deliveries, letters, receipt_check, signing, tally, versions
 
 urlpatterns = [
     path("", letters.home, name="home"),
@@ -17,7 +16,7 @@ urlpatterns = [
     path("letters/<slug:slug>/my-signature/", signing.manage_request, name="manage_request"),
     path("letters/<slug:slug>/my-signature/<str:token>/", signing.manage, name="manage"),
     path("letters/<slug:slug>/reverify/<str:token>/", signing.reverify, name="reverify"),
-    path("letters/<slug:slug>/check/", log_views.check, name="log_check"),
+    path("letters/<slug:slug>/check/", receipt_check.check, name="log_check"),
     # The tally page and the widget other sites embed.
     path("letters/<slug:slug>/tally/", tally.tally, name="tally"),
     path("letters/<slug:slug>/widget/", tally.widget, name="widget"),
