@@ -12,7 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/", include("petition.log_urls")),
-    path("api/", include("petition.api")),
+    path("api/", include("petition.api_urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     *optional_prefix_patterns(
         path("", include("accounts.urls")),  # /me/... (signer accounts), each path has its prefix

@@ -12,8 +12,10 @@ from django.views.decorators.csp import csp_override
 
 from lib import charts
 
-from .. import api, pagecache
+from .. import pagecache
 from ..models import Letter, Organiser
+from . import public_reads
+from .common import tally_of
 
 LATEST_SIGNERS = 10
 LATEST_COSIGNERS = 20
@@ -41,7 +43,7 @@ def tally(request, slug: str):
 
 
 def _render_tally(request, letter: Letter, end, **extra):
-    counts = api.counts(letter)
+    counts = public_reads.counts(letter)
     days = list(letter.daily_tallies.values_list("day", "change"))
     is_organiser = (
         request.user.is_authenticated
@@ -54,9 +56,12 @@ def _render_tally(request, letter: Letter, end, **extra):
         "percent": _percent(counts["counts"]["verified"], letter.goal),
         "chart": charts.signatures_svg(days, end=end),
         "days": _day_rows(days),
-        "latest": [api.signature_entry(s) for s in api.listed_signatures(letter)[:LATEST_SIGNERS]],
+        "latest": [
+            public_reads.signature_entry(s)
+            for s in public_reads.listed_signatures(letter)[:LATEST_SIGNERS]
+        ],
         "cosigners": list(
-            api.listed_cosignatures(letter).values_list("display_name", flat=True)[
+            public_reads.listed_cosignatures(letter).values_list("display_name", flat=True)[
                 :LATEST_COSIGNERS
             ]
         ),
@@ -92,7 +97,7 @@ def _percent(verified: int, goal: int | None) -> int | None:
 def widget(request, slug: str):
     """The count and the goal, for organisers to embed in other sites with an iframe."""
     letter = _listed_letter_with_tally(slug)
-    verified = api.tally_of(letter).verified
+    verified = tally_of(letter).verified
     context = {
         "letter": letter,
         "verified": verified,
