@@ -1,5 +1,6 @@
-"""The petition app's pages; the organiser workspace's are in petition/organiser_urls.py, under
-manage/. The JSON API and the public log are included under api/ by config/urls.py."""
+"""The petition app's pages (petition/views/); the organiser workspace's are in
+petition/organiser_urls.py, under manage/. The JSON API (petition/api_urls.py) and the public log
+(petition/log_urls.py) are included under api/ by config/urls.py."""
 
 from django.urls import include, path
 
