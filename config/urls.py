@@ -12,7 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/", include("petition.log_urls")),
-    path("api/", include("petition.api")),
+    path("api/", include("petition.api_urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     *optional_prefix_patterns(
         # Each path has its prefix: /me/... (signer accounts), /orgs/... (organisations).
@@ -23,5 +23,5 @@ urlpatterns = [
     ),
 ]
 
-# The API's 404s are JSON whatever the path (petition.views.not_found).
-handler404 = "petition.views.not_found"
+# The API's 404s are JSON whatever the path (petition.views.errors.not_found).
+handler404 = "petition.views.errors.not_found"

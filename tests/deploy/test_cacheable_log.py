@@ -3,14 +3,15 @@ last page, still growing, is cached for seconds only."""
 
 import pytest
 
-from petition import log_views, services
+from petition import services
+from petition.views import log
 from tests.conftest import pending_signature
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_full_page_is_immutable_and_the_growing_end_is_not(client, letter, monkeypatch):
-    monkeypatch.setattr(log_views, "MAX_ENTRIES", 2)
+    monkeypatch.setattr(log, "MAX_ENTRIES", 2)
     for n in range(3):
         services.verify(signature_id=pending_signature(letter, f"s{n}@example.com").pk)
     url = f"/api/letters/{letter.slug}/log/entries"

@@ -18,8 +18,9 @@ from hypothesis import settings as hypothesis_settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from accounts.models import Organisation
-from petition import api, services
+from petition import api_urls, services
 from petition.models import CoSignature, Level, Tally, reading_key
+from petition.views import openapi
 from tests.conftest import pending_signature, verified_signature
 
 pytestmark = pytest.mark.django_db
@@ -281,15 +282,15 @@ def test_every_api_route_is_documented_and_every_documented_path_exists():
     from petition import log_urls
 
     routes = set()
-    for pattern in [*api.urlpatterns, *log_urls.urlpatterns]:
+    for pattern in [*api_urls.urlpatterns, *log_urls.urlpatterns]:
         assert isinstance(pattern, URLPattern)
         routes.add("/api/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", str(pattern.pattern)))
-    assert routes == set(api.PATHS)
+    assert routes == set(openapi.PATHS)
 
 
 # Schemathesis calls the app in-process through WSGI, generates requests from the document and
 # checks every answer against it: status codes, content type, response schemas, no 5xx.
-SCHEMA = schemathesis.openapi.from_dict(json.loads(json.dumps(api.openapi_document())))
+SCHEMA = schemathesis.openapi.from_dict(json.loads(json.dumps(openapi.openapi_document())))
 SCHEMA.app = get_wsgi_application()
 # Requests that fit the document; a slug outside its pattern never reaches the API's URLs.
 SCHEMA.config.generation.update(modes=["positive"], max_examples=15, deterministic=True)
@@ -309,7 +310,7 @@ def wsgi_in_test_transaction(settings):
 
 @pytest.mark.parametrize("page", [None, 1, 2, 0, "x"])
 def test_every_endpoint_answers_as_documented(populated, wsgi_in_test_transaction, page):
-    for path, methods in api.PATHS.items():
+    for path, methods in openapi.PATHS.items():
         operation = SCHEMA[path]["GET"]
         slugs = [populated.slug, "no-such-letter"] if "{slug}" in path else [None]
         for slug in slugs:

@@ -738,7 +738,7 @@ def read_two_chunks_then_go_away(letter):
     from django.core.signals import request_finished
     from django.db import close_old_connections, connection
 
-    from petition.organiser_views import export_response
+    from petition.views.organiser.exports import export_response
 
     response = export_response(letter, "signatures", "csv", exports.Filters(status="counted"))
     stream = iter(response)

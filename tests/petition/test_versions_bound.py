@@ -7,8 +7,9 @@ import pytest
 from django.urls import reverse
 
 from lib import linediff
-from petition import services, views, worddiff
+from petition import services, worddiff
 from petition.forms import MAX_LETTER_BRACKETS, MAX_LETTER_LENGTH
+from petition.views import versions
 
 pytestmark = pytest.mark.django_db
 
@@ -68,8 +69,8 @@ def test_each_pair_of_versions_is_diffed_once(client, hostile, monkeypatch):
     client.get(url)
     client.get(url, {"view": "lines"})
     calls = []
-    monkeypatch.setattr(views, "_compute_diff", lambda *a: calls.append(a) or [])
-    monkeypatch.setattr(views, "_compute_word_diff", lambda *a: calls.append(a) or "")
+    monkeypatch.setattr(versions, "_compute_diff", lambda *a: calls.append(a) or [])
+    monkeypatch.setattr(versions, "_compute_word_diff", lambda *a: calls.append(a) or "")
     assert client.get(url).status_code == 200
     assert client.get(url, {"view": "lines"}).status_code == 200
     assert calls == []

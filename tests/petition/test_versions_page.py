@@ -6,7 +6,8 @@ from html.parser import HTMLParser
 import pytest
 from django.urls import reverse
 
-from petition import services, views
+from petition import services
+from petition.views import versions
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +108,6 @@ def test_each_pair_is_word_diffed_once(client, make_letter, organiser, monkeypat
     letter = edited(make_letter, organiser, "one two", "one three")
     page(client, letter)
     calls = []
-    monkeypatch.setattr(views, "_compute_word_diff", lambda *a: calls.append(a) or "")
+    monkeypatch.setattr(versions, "_compute_word_diff", lambda *a: calls.append(a) or "")
     page(client, letter)
     assert calls == []

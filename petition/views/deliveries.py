@@ -14,10 +14,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import deliveries
-from .delivery_forms import MarkDeliveredForm, PrepareDeliveryForm
-from .models import Delivery, Letter
-from .organiser_views import _letter_for_organiser, _may_edit, _post_only
+from .. import deliveries
+from ..delivery_forms import MarkDeliveredForm, PrepareDeliveryForm
+from ..models import Delivery, Letter
+from .common import letter_for_organiser, may_edit, post_only, public_letter
 
 FILES = {"a4.pdf": "pdf_a4", "letter.pdf": "pdf_letter", "print.html": "html", "names.csv": "csv"}
 BUILDING_REFRESH_SECONDS = 2
@@ -26,12 +26,12 @@ BUILDING_REFRESH_SECONDS = 2
 @login_required
 @require_http_methods(["GET", "POST"])
 def organiser_list(request, slug: str):
-    letter = _letter_for_organiser(request, slug)
-    may_edit = _may_edit(letter)
+    letter = letter_for_organiser(request, slug)
+    can_edit = may_edit(letter)
     form = PrepareDeliveryForm(request.POST or None, initial={"addressee": letter.addressee})
     status = 200
     if request.method == "POST":
-        if not may_edit:
+        if not can_edit:
             raise PermissionDenied
         if form.is_valid():
             delivery = deliveries.prepare(
@@ -42,7 +42,7 @@ def organiser_list(request, slug: str):
         status = 400
     context = {
         "letter": letter,
-        "may_edit": may_edit,
+        "may_edit": can_edit,
         "form": form,
         "deliveries": letter.deliveries.order_by("-created_at"),
     }
@@ -56,7 +56,7 @@ def _safe_only(view):
     @functools.wraps(view)
     def wrapper(request, slug: str, *args, **kwargs):
         if request.method not in ("GET", "HEAD"):
-            _letter_for_organiser(request, slug)
+            letter_for_organiser(request, slug)
             return HttpResponseNotAllowed(["GET", "HEAD"])
         return view(request, slug, *args, **kwargs)
 
@@ -71,7 +71,7 @@ def _detail(request, letter: Letter, delivery: Delivery, form=None, status: int 
     context = {
         "letter": letter,
         "delivery": delivery,
-        "may_edit": _may_edit(letter),
+        "may_edit": may_edit(letter),
         "form": form or MarkDeliveredForm(initial={"delivered_to": delivery.addressee}),
         "refresh": BUILDING_REFRESH_SECONDS if delivery.status == Delivery.Status.BUILDING else 0,
     }
@@ -81,7 +81,7 @@ def _detail(request, letter: Letter, delivery: Delivery, form=None, status: int 
 @login_required
 @_safe_only
 def organiser_detail(request, slug: str, code: str):
-    letter = _letter_for_organiser(request, slug)
+    letter = letter_for_organiser(request, slug)
     return _detail(request, letter, _delivery(letter, code))
 
 
@@ -99,15 +99,15 @@ def _file_response(delivery: Delivery, name: str) -> FileResponse:
 @login_required
 @_safe_only
 def organiser_file(request, slug: str, code: str, name: str):
-    letter = _letter_for_organiser(request, slug)
+    letter = letter_for_organiser(request, slug)
     return _file_response(_delivery(letter, code), name)
 
 
 @login_required
-@_post_only
+@post_only
 def mark_delivered(request, slug: str, code: str):
-    letter = _letter_for_organiser(request, slug)
-    if not _may_edit(letter):
+    letter = letter_for_organiser(request, slug)
+    if not may_edit(letter):
         raise PermissionDenied
     delivery = _delivery(letter, code)
     form = MarkDeliveredForm(request.POST)
@@ -169,7 +169,7 @@ def public_file(request, code: str, name: str):
 
 @require_safe
 def letter_deliveries(request, slug: str):
-    letter = get_object_or_404(Letter.objects.listed(), slug=slug)
+    letter = public_letter(slug)
     delivered = letter.deliveries.filter(delivered_at__isnull=False).order_by("-delivered_at")
     return render(
         request, "petition/delivery/list.html", {"letter": letter, "deliveries": delivered}

@@ -7,15 +7,15 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
-from . import translations
-from .forms import OriginalLanguageForm, TranslationForm
-from .organiser_views import EDITORS, _letter_for_organiser
+from .. import translations
+from ..forms import OriginalLanguageForm, TranslationForm
+from .common import EDITORS, letter_for_organiser
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def translations_page(request, slug: str):
-    letter = _letter_for_organiser(request, slug, roles=EDITORS)
+    letter = letter_for_organiser(request, slug, roles=EDITORS)
     language = request.GET.get("language") or request.POST.get("language", "")
     form = TranslationForm(request.POST or None, letter=letter, initial=_initial(letter, language))
     original_form = OriginalLanguageForm(initial={"original_language": letter.original_language})

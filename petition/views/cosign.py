@@ -1,6 +1,6 @@
 """Co-signatures: an organisation's admins co-sign a letter or withdraw, its organisers approve,
 reject and pin. Who may act is decided by two fetches: `_cosignature_for_org_admin` for the
-organisation's side, `_letter_for_organiser` (the organiser workspace's) for the letter's."""
+organisation's side, `common.letter_for_organiser` (the organiser workspace's) for the letter's."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,11 +11,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import Organisation
 from lib import ratelimit
 
-from . import services
-from .forms import CosignForm, PinForm
-from .models import CoSignature, Letter
-from .organiser_views import EDITORS, _letter_for_organiser
-from .views import _public_letter
+from .. import services
+from ..forms import CosignForm, PinForm
+from ..models import CoSignature, Letter
+from .common import EDITORS, closed, letter_for_organiser, public_letter, too_many
 
 
 def _cosignature_for_org_admin(request, letter: Letter, organisation_slug: str) -> CoSignature:
@@ -33,7 +32,7 @@ def _cosignature_for_org_admin(request, letter: Letter, organisation_slug: str) 
 @require_http_methods(["GET", "POST"])
 def cosign(request, slug: str):
     """Co-sign for an organisation the user administers, and see its co-signatures' status."""
-    letter = _public_letter(slug)
+    letter = public_letter(slug)
     organisations = Organisation.objects.administered_by(request.user).order_by("name")
     mine = list(
         CoSignature.objects.filter(letter=letter, organisation__in=organisations)
@@ -50,9 +49,9 @@ def cosign(request, slug: str):
     status = 200
     if request.method == "POST":
         if not letter.takes_cosignatures:
-            return render(request, "petition/closed.html", {"letter": letter}, status=403)
+            return closed(request, letter)
         if not ratelimit.allow_org_request(request, "cosign"):
-            return render(request, "petition/too_many.html", {"letter": letter}, status=429)
+            return too_many(request, letter)
         if form.is_valid():
             try:
                 cosignature = services.cosign(
@@ -67,7 +66,7 @@ def cosign(request, slug: str):
             except services.NotOrganisationAdmin:
                 raise Http404 from None
             except services.CosigningClosed:
-                return render(request, "petition/closed.html", {"letter": letter}, status=403)
+                return closed(request, letter)
             else:
                 if cosignature.status == CoSignature.Status.APPROVED:
                     messages.success(request, f"{cosignature.display_name} is listed.")
@@ -95,7 +94,7 @@ def cosign(request, slug: str):
 @login_required
 @require_POST
 def cosign_withdraw(request, slug: str):
-    letter = _public_letter(slug)
+    letter = public_letter(slug)
     cosignature = _cosignature_for_org_admin(request, letter, request.POST.get("organisation", ""))
     if services.withdraw_cosign(cosignature_id=cosignature.pk, by=request.user):
         messages.success(request, f"The co-signature of {cosignature.display_name} is withdrawn.")
@@ -107,7 +106,7 @@ def cosign_withdraw(request, slug: str):
 @login_required
 def cosigners_moderate(request, slug: str):
     """An organiser's list of the letter's co-signatures, by status, with what may be done."""
-    letter = _letter_for_organiser(request, slug, roles=EDITORS)
+    letter = letter_for_organiser(request, slug, roles=EDITORS)
     groups = {status: [] for status in CoSignature.Status.values}
     for cosignature in (
         CoSignature.objects.filter(letter=letter).select_related("organisation").in_reading_order()
@@ -124,7 +123,7 @@ def cosigners_moderate(request, slug: str):
 @require_POST
 def cosigner_action(request, slug: str, pk: int):
     """Approve, reject, pin or unpin one co-signature of the organiser's letter."""
-    letter = _letter_for_organiser(request, slug, roles=EDITORS)
+    letter = letter_for_organiser(request, slug, roles=EDITORS)
     cosignature = get_object_or_404(CoSignature, pk=pk, letter=letter)
     action = request.POST.get("action")
     if action == "approve":
