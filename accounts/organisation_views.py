@@ -3,7 +3,7 @@
 Every page of one organisation reaches it through `organisation_for_member`: a 404 for anyone
 who is not a member (its members, domains and invitations are nobody else's business), a 403
 for a member who is not an admin where an admin is needed. The organisation's own page lists its
-co-signatures, so it is petition's (petition/organisation_cosign_views.py), through the same
+co-signatures, so it is petition's (petition/views/organisation.py), through the same
 fetch.
 """
 
@@ -45,7 +45,7 @@ def organisation_for_member(request, slug: str, *, admin: bool = False) -> Organ
 
 def organisation_page(organisation: Organisation) -> dict:
     """What the organisation's page shows of its staff: members, and for an admin the pending
-    invitations and the invite form. The page itself (petition/organisation_cosign_views.py)
+    invitations and the invite form. The page itself (petition/views/organisation.py)
     adds the organisation's co-signatures."""
     members = organisation.memberships.select_related("user").order_by("-role", "user__email")
     invites = (

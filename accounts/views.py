@@ -1,7 +1,7 @@
 """Account pages. Thin views: fetch, bind a form, call one service, redirect or render.
 
 The signer's pages that show or change their signatures (me/signatures/, me/data.json,
-me/delete/) are petition's (petition/me_views.py): they act on signatures.
+me/delete/) are petition's (petition/views/me.py): they act on signatures.
 """
 
 from django.conf import settings

@@ -5,22 +5,22 @@ each path carries its prefix."""
 
 from django.urls import path
 
-from . import me_views, organisation_cosign_views
+from .views import me, organisation
 
 urlpatterns = [
-    path("me/signatures/", me_views.my_signatures, name="me_signatures"),
+    path("me/signatures/", me.my_signatures, name="me_signatures"),
     path(
         "me/signatures/<uuid:public_id>/level/<str:level>/",
-        me_views.my_signature_level,
+        me.my_signature_level,
         name="me_signature_level",
     ),
     path(
         "me/signatures/<uuid:public_id>/withdraw/",
-        me_views.my_signature_withdraw,
+        me.my_signature_withdraw,
         name="me_signature_withdraw",
     ),
-    path("me/data.json", me_views.my_data, name="me_data"),
-    path("me/delete/", me_views.delete_account, name="me_delete"),
+    path("me/data.json", me.my_data, name="me_data"),
+    path("me/delete/", me.delete_account, name="me_delete"),
     # After accounts.urls' orgs/new/, which this would match too.
-    path("orgs/<slug:slug>/", organisation_cosign_views.organisation_detail, name="organisation"),
+    path("orgs/<slug:slug>/", organisation.organisation_detail, name="organisation"),
 ]

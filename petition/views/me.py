@@ -18,9 +18,9 @@ from django.views.decorators.http import require_http_methods
 from accounts.forms import DeleteAccountForm
 from lib import ratelimit
 
-from . import services
-from .forms import LEVEL_HELP
-from .models import Level, Signature
+from .. import services
+from ..forms import LEVEL_HELP
+from ..models import Level, Signature
 
 PRIVATE_NOT_LISTED = (
     "Private signatures are not listed here, and never will be: once confirmed, a private "

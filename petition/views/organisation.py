@@ -7,7 +7,7 @@ from django.shortcuts import render
 
 from accounts.organisation_views import organisation_for_member, organisation_page
 
-from .models import CoSignature
+from ..models import CoSignature
 
 
 @login_required
