@@ -13,8 +13,14 @@ os.environ.setdefault("EMAIL_HASH_KEY", "test-email-hash-key-not-for-production"
 
 # Under pytest-xdist each worker gets a Redis database of its own, as pytest-django gives it a
 # PostgreSQL database of its own: a test that clears the cache must not clear another worker's
-# rate limits and pages. The processes a test starts inherit the worker's database.
+# rate limits and pages. Done once per worker: the processes a test starts (a Celery worker, a
+# `manage.py` command) inherit the environment and may be given a Redis URL of their own.
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-if _worker.startswith("gw") and os.environ.get("REDIS_URL"):
+if (
+    _worker.startswith("gw")
+    and os.environ.get("REDIS_URL")
+    and "TEST_REDIS_PER_WORKER" not in os.environ
+):
     _server, _, _db = os.environ["REDIS_URL"].rpartition("/")
     os.environ["REDIS_URL"] = f"{_server}/{int(_db or 0) + 1 + int(_worker[2:])}"
+    os.environ["TEST_REDIS_PER_WORKER"] = _worker
