@@ -36,7 +36,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.apps import apps
 from django.db import connections, transaction
 from django.db.models import (
     BooleanField,
@@ -312,15 +311,6 @@ COSIGN_FIELDS = [
     "withdrawn_at",
     "requested_by__email",
 ]
-
-
-def cosign_model():
-    """The CoSignature model from the app registry, None were it not registered. It always is:
-    the callers' None branches never run (cosignatures() below uses the model directly)."""
-    try:
-        return apps.get_model("petition", "CoSignature")
-    except LookupError:
-        return None
 
 
 def cosignatures(letter: Letter, filters: Filters):

@@ -39,7 +39,7 @@ def hostile_versions(b: Bench) -> str:
     versions page: lines all alike (the diff), shifted by one between versions, and as many
     square brackets as allowed (Markdown's link matching). Returns its slug."""
     from petition import services
-    from petition.forms import MAX_LETTER_BRACKETS, MAX_LETTER_LENGTH
+    from petition.forms.organiser import MAX_LETTER_BRACKETS, MAX_LETTER_LENGTH
     from petition.models import Letter
 
     def text(shift: str) -> str:

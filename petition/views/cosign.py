@@ -12,7 +12,7 @@ from accounts.models import Organisation
 from lib import ratelimit
 
 from .. import services
-from ..forms import CosignForm, PinForm
+from ..forms.cosign import CosignForm, PinForm
 from ..models import CoSignature, Letter
 from .common import EDITORS, closed, letter_for_organiser, public_letter, too_many
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from .. import deliveries
-from ..delivery_forms import MarkDeliveredForm, PrepareDeliveryForm
+from ..forms.deliveries import MarkDeliveredForm, PrepareDeliveryForm
 from ..models import Delivery, Letter
 from .common import letter_for_organiser, may_edit, post_only, public_letter
 

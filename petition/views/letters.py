@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.utils.translation import get_language
 
 from .. import pagecache, translations
-from ..forms import SignForm
+from ..forms.signing import SignForm
 from ..models import CoSignature, Letter, Signature
 from .one_click import account_context, one_click_email, profile_initial
 

@@ -19,7 +19,7 @@ from accounts.forms import DeleteAccountForm
 from lib import ratelimit
 
 from .. import services
-from ..forms import LEVEL_HELP
+from ..forms.signing import LEVEL_HELP
 from ..models import Level, Signature
 
 PRIVATE_NOT_LISTED = (

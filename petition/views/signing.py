@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from lib import addresses, ratelimit
 
 from .. import emails, pagecache, services, tlog, tokens
-from ..forms import LEVEL_HELP, EmailForm, LevelForm, SignForm
+from ..forms.signing import LEVEL_HELP, EmailForm, LevelForm, SignForm
 from ..models import Letter, Signature
 from .common import closed, public_letter, too_many
 from .letters import letter_context

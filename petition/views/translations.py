@@ -8,7 +8,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from .. import translations
-from ..forms import OriginalLanguageForm, TranslationForm
+from ..forms.translations import OriginalLanguageForm, TranslationForm
 from .common import EDITORS, letter_for_organiser
 
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from lib import linediff
 from petition import services, worddiff
-from petition.forms import MAX_LETTER_BRACKETS, MAX_LETTER_LENGTH
+from petition.forms.organiser import MAX_LETTER_BRACKETS, MAX_LETTER_LENGTH
 from petition.views import versions
 
 pytestmark = pytest.mark.django_db

@@ -41,8 +41,6 @@ class Command(BaseCommand):
         if letter is None:
             raise CommandError(f"No letter with the slug {opts['slug']!r}.")
         what = "cosignatures" if opts["cosignatures"] else "signatures"
-        if what == "cosignatures" and exports.cosign_model() is None:
-            raise CommandError("Co-signatures are not installed.")
         status = opts["status"] or ("approved" if what == "cosignatures" else "counted")
         allowed = (
             {"approved", "pending", "rejected", "withdrawn", "all"}

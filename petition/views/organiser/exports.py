@@ -2,11 +2,11 @@
 log of every export made."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import render
 
 from ... import exports, services
-from ...forms import ExportForm
+from ...forms.organiser import ExportForm
 from ...models import ExportRecord, Letter
 from ..common import EDITORS, letter_for_organiser, may_edit, post_only
 
@@ -35,12 +35,11 @@ def export_page(request, slug: str, form=None, cosign_form=None, status=200):
     """The export forms (editors) and the log of every export made (all organisers)."""
     letter = letter_for_organiser(request, slug)
     may_export = may_edit(letter)
-    has_cosign = exports.cosign_model() is not None
     context = {
         "letter": letter,
         "may_export": may_export,
         "form": form or (ExportForm() if may_export else None),
-        "cosign_form": cosign_form or (_cosign_form() if may_export and has_cosign else None),
+        "cosign_form": cosign_form or (_cosign_form() if may_export else None),
         "records": ExportRecord.objects.filter(letter=letter)
         .select_related("user")
         .order_by("-created_at", "-pk")[:200],
@@ -53,8 +52,6 @@ def export_page(request, slug: str, form=None, cosign_form=None, status=200):
 def export_download(request, slug: str):
     letter = letter_for_organiser(request, slug, roles=EDITORS)
     what = "cosignatures" if request.POST.get("what") == "cosignatures" else "signatures"
-    if what == "cosignatures" and exports.cosign_model() is None:
-        raise Http404
     form = _cosign_form(request.POST) if what == "cosignatures" else ExportForm(request.POST)
     if not form.is_valid():
         return _export_error(request, slug, what, form)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from ... import services
-from ...forms import LetterSettingsForm, LetterTextForm
+from ...forms.organiser import LetterSettingsForm, LetterTextForm
 from ...models import AuditEvent, Letter, Organiser, Update, render_markdown
 from ..common import EDITORS, letter_for_organiser, may_edit, post_only, tally_of
 

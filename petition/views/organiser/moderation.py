@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 from lib import params
 
 from ... import exports, services
-from ...forms import HideForm, SignatureSearchForm
+from ...forms.organiser import HideForm, SignatureSearchForm
 from ...models import Letter, Level, Signature
 from ..common import EDITORS, letter_for_organiser, post_only
 

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 from lib import addresses, ratelimit
 
 from ... import emails, services
-from ...forms import InviteForm, RoleForm
+from ...forms.organiser import InviteForm, RoleForm
 from ...models import Organiser, OrganiserInvite
 from ..common import EDITORS, OWNERS, letter_for_organiser, post_only, too_many
 

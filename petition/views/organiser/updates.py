@@ -12,7 +12,7 @@ from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_http_methods
 
 from ... import services
-from ...forms import UpdateForm
+from ...forms.organiser import UpdateForm
 from ...models import Mail, Update, render_markdown
 from ..common import ALL_ROLES, EDITORS, letter_for_organiser, may_edit, post_only
 

@@ -1,3 +1,5 @@
+"""The forms an organiser fills in to prepare a letter's delivery and to mark it delivered."""
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
