@@ -5,10 +5,7 @@ that layer never imports petition.tasks: it asks Celery for the task by its regi
 petition.tasks.NAME, the name Celery beat and the queued messages use too.
 """
 
-import functools
-
 from celery import current_app
-from django.db import transaction
 
 TASK_MODULE = "petition.tasks"
 
@@ -25,12 +22,6 @@ def enqueue(name: str, *args, countdown: float | None = None) -> None:
         # inline (no broker: `make run`, the unit tests), and nobody runs it.
         app.autodiscover_tasks(force=True)
     app.signature(task, args=args).apply_async(countdown=countdown, retry=False)
-
-
-def enqueue_on_commit(name: str, *args, countdown: float | None = None) -> None:
-    """enqueue() once the caller's transaction commits (at once outside one). robust: with the
-    broker down the commit still stands."""
-    transaction.on_commit(functools.partial(enqueue, name, *args, countdown=countdown), robust=True)
 
 
 def run_inline() -> bool:
