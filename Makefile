@@ -9,6 +9,10 @@ PYTHON ?= $(shell for p in python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions
 
 PG_URL ?= postgres://postgres@127.0.0.1:5432/undersigned
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+# Tests run in two processes (pytest-xdist), each with a PostgreSQL and a Redis database of its
+# own (tests/environment.py): much of the suite waits on real workers, servers and browsers.
+# `make test TEST_PROCESSES=0` runs them in one.
+TEST_PROCESSES ?= 2
 
 .PHONY: run test bench lint format lock services chromium pdf-libs check check-deploy audit \
 	clean stack stack-test messages compile-messages check-messages
@@ -40,7 +44,7 @@ pdf-libs:
 
 test: $(VENV)/.dev services chromium pdf-libs compile-messages check-messages
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=0 STATIC_MANIFEST=0 SECRET_KEY=test-secret-key-not-for-production \
-		$(PY) -m pytest $(PYTEST_ARGS)
+		$(PY) -m pytest -n $(TEST_PROCESSES) --dist worksteal $(PYTEST_ARGS)
 
 # docker-compose.yml's services as local processes, without Docker (deploy/stack.py): the same
 # commands and environment, PostgreSQL, Redis and a mail sink of their own under var/stack.

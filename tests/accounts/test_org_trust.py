@@ -14,8 +14,8 @@ from django.urls import reverse
 from accounts import services
 from accounts.models import Membership, Organisation, OrganisationInvite, OrganisationVerification
 from lib import maildomains
-from petition import forms as petition_forms
 from petition import services as petition_services
+from petition.forms import signing as petition_forms
 from petition.models import CoSignature, Organiser, OrganiserInvite
 
 pytestmark = pytest.mark.django_db
