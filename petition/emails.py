@@ -270,7 +270,8 @@ def unsubscribe_url(signature: Signature) -> str:
 
 
 def update_to_signer(update, signature: Signature) -> Mail:
-    """An organisers' update to one signer, with a link that stops further updates."""
+    """An organisers' update to one signer, in the language they read the letter in when the
+    update has a translation into it, with a link that stops further updates."""
     letter = signature.letter
     return queue(
         kind="update",
@@ -280,6 +281,7 @@ def update_to_signer(update, signature: Signature) -> Mail:
             "letter": letter,
             "signature": signature,  # sent by a task: the signer's own language
             "update": update,
+            "message": update.text_in(signature.language),
             "letter_url": absolute(letter.get_absolute_url()),
             "unsubscribe_url": unsubscribe_url(signature),
         },

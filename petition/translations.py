@@ -114,6 +114,22 @@ def signed_text(letter: Letter, version: LetterVersion | None, language: str) ->
     return original_text(letter, version)
 
 
+def offered_languages(letter: Letter) -> list[tuple[str, str]]:
+    """The languages other than the original that the letter has ever been offered in (a
+    translation of any version: its signers keep the language they read), as (code, name) in
+    the order of settings.LANGUAGES. One query."""
+    found = set(
+        LetterTranslation.objects.filter(version__letter=letter)
+        .values_list("language", flat=True)
+        .distinct()
+    )
+    return [
+        (code, name)
+        for code, name in settings.LANGUAGES
+        if code in found and code != letter.original_language
+    ]
+
+
 def workspace_rows(letter: Letter) -> list[dict]:
     """For the organiser: every other language, its newest translation (of whichever
     version) and whether it is out of date (not of the latest version)."""
