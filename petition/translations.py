@@ -175,6 +175,23 @@ def counts_by_text(letter: Letter, version_ids: list[int]) -> dict[int, list[dic
     return found
 
 
+def translation_read(signature: Signature) -> LetterTranslation | None:
+    """The translation a signer read, found by the hash their signature holds; None when they
+    read the original (no query then)."""
+    letter = signature.letter
+    if not signature.text_hash or signature.language == letter.original_language:
+        return None
+    return (
+        LetterTranslation.objects.filter(
+            version_id=signature.version_id,
+            language=signature.language,
+            text_hash=signature.text_hash,
+        )
+        .order_by("-id")
+        .first()
+    )
+
+
 def workspace_rows(letter: Letter) -> list[dict]:
     """For the organiser: every other language, its newest translation (of whichever
     version) and whether it is out of date (not of the latest version)."""

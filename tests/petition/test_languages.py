@@ -441,6 +441,29 @@ def test_mails_are_written_in_the_signers_language(letter):
     assert re.search(rf"{settings.SITE_URL}/letters/{letter.slug}/reverify/", mail.text)
 
 
+def test_a_signers_verification_and_confirmation_name_the_letter_as_they_read_it(
+    letter, deliver
+):
+    translate(letter, "es", SPANISH)
+    Client().post(
+        reverse("sign", args=[letter.slug]), sign_data(email="sol@example.com", language="es")
+    )
+    Client().post(reverse("sign", args=[letter.slug]), sign_data(email="ada@example.com"))
+    for signature in Signature.objects.all():
+        services.verify(signature_id=signature.pk)
+
+    mails = {}
+    for message in deliver():
+        mails.setdefault(message.to[0], []).append(message)
+    for message in mails["sol@example.com"]:
+        assert SPANISH["title"] in message.subject and letter.title not in message.body
+        assert message.extra_headers["Content-Language"] == "es"
+    assert SPANISH["addressee"] in mails["sol@example.com"][0].body
+    for message in mails["ada@example.com"]:
+        assert letter.title in message.subject
+        assert message.extra_headers["Content-Language"] == "en-gb"
+
+
 # --- The auditor --------------------------------------------------------------------------------
 
 
