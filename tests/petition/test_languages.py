@@ -441,9 +441,7 @@ def test_mails_are_written_in_the_signers_language(letter):
     assert re.search(rf"{settings.SITE_URL}/letters/{letter.slug}/reverify/", mail.text)
 
 
-def test_a_signers_verification_and_confirmation_name_the_letter_as_they_read_it(
-    letter, deliver
-):
+def test_a_signers_verification_and_confirmation_name_the_letter_as_they_read_it(letter, deliver):
     translate(letter, "es", SPANISH)
     Client().post(
         reverse("sign", args=[letter.slug]), sign_data(email="sol@example.com", language="es")

@@ -365,6 +365,7 @@ def test_each_signer_gets_the_update_in_their_language_or_else_the_original(
     data = {**_form(client, multilingual), **SPANISH_UPDATE}
     confirm = client.post(url, {**data, "send": "1"}).content.decode()
     assert "Noticias de la campaña" in confirm and "<em>Ganamos</em>" in confirm
+    assert '<input type="hidden" name="body_es" value="*Ganamos*."' in confirm, "kept to confirm"
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, {**data, "confirm": "1"})
