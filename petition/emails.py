@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
-from . import outbox, tokens
+from . import outbox, tokens, translations
 from .models import Level, Mail, Signature
 
 LEVEL_SENTENCES = {
@@ -94,6 +94,15 @@ def _letter_fields(letter) -> dict:
     return {"title": letter.title, "addressee": letter.addressee}
 
 
+def _letter_fields_as_read(signature: Signature) -> dict:
+    """What a signer's deferred mail reads of the letter: its title and addressee in the
+    translation they read, or the original's."""
+    read = translations.translation_read(signature)
+    if read is None:
+        return _letter_fields(signature.letter)
+    return {"title": read.title, "addressee": read.addressee}
+
+
 def verify_url(signature: Signature) -> str:
     token = tokens.make(
         tokens.VERIFY,
@@ -129,7 +138,7 @@ def verification(signature: Signature) -> Mail:
         template="petition/email/verification",
         letter_id=letter.pk,
         context={
-            "letter": _letter_fields(letter),
+            "letter": _letter_fields_as_read(signature),
             "language": signature.language,
             "name": name,
             "url": verify_url(signature),
@@ -157,7 +166,7 @@ def confirmation(signature: Signature, *, to: str) -> Mail:
         template="petition/email/confirmation",
         letter_id=letter.pk,
         context={
-            "letter": _letter_fields(letter),
+            "letter": _letter_fields_as_read(signature),
             "language": signature.language,
             "letter_url": absolute(letter.get_absolute_url()),
             "manage_url": manage_url(signature),
@@ -270,7 +279,8 @@ def unsubscribe_url(signature: Signature) -> str:
 
 
 def update_to_signer(update, signature: Signature) -> Mail:
-    """An organisers' update to one signer, with a link that stops further updates."""
+    """An organisers' update to one signer, in the language they read the letter in when the
+    update has a translation into it, with a link that stops further updates."""
     letter = signature.letter
     return queue(
         kind="update",
@@ -280,6 +290,7 @@ def update_to_signer(update, signature: Signature) -> Mail:
             "letter": letter,
             "signature": signature,  # sent by a task: the signer's own language
             "update": update,
+            "message": update.text_in(signature.language),
             "letter_url": absolute(letter.get_absolute_url()),
             "unsubscribe_url": unsubscribe_url(signature),
         },

@@ -130,6 +130,10 @@ def message_for(mail: Mail) -> EmailMultiAlternatives:
     )
     if html:
         message.attach_alternative(html, "text/html")
+    if mail.template and (mail.context or {}).get("language"):
+        # A deferred mail is written in its signer's language: say which, for mail clients
+        # (and the screen readers and translators they hand the text to).
+        message.extra_headers["Content-Language"] = mail.context["language"]
     return message
 
 

@@ -10,10 +10,19 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from .models import AuditEvent, Letter, LetterTranslation, LetterVersion, render_markdown, text_hash
+from .models import (
+    AuditEvent,
+    Letter,
+    LetterTranslation,
+    LetterVersion,
+    Signature,
+    render_markdown,
+    text_hash,
+)
 
 
 class TranslationError(Exception):
@@ -112,6 +121,75 @@ def signed_text(letter: Letter, version: LetterVersion | None, language: str) ->
         if row is not None:
             return translated_text(row)
     return original_text(letter, version)
+
+
+def offered_languages(letter: Letter) -> list[tuple[str, str]]:
+    """The languages other than the original that the letter has ever been offered in (a
+    translation of any version: its signers keep the language they read), as (code, name) in
+    the order of settings.LANGUAGES. One query."""
+    found = set(
+        LetterTranslation.objects.filter(version__letter=letter)
+        .values_list("language", flat=True)
+        .distinct()
+    )
+    return [
+        (code, name)
+        for code, name in settings.LANGUAGES
+        if code in found and code != letter.original_language
+    ]
+
+
+def counts_by_text(letter: Letter, version_ids: list[int]) -> dict[int, list[dict]]:
+    """For each of these versions, how many counted signatures were given on each text of it:
+    the language read and the text's hash, as the signatures' log entries commit to it (blank
+    for signatures made before the log recorded the text). One grouped query; nothing about
+    any one signer. Each version's rows: the original first, then as settings.LANGUAGES."""
+    rows = (
+        Signature.objects.counted()
+        .filter(letter=letter, version_id__in=version_ids)
+        .values_list("version_id", "language", "text_hash")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    order = {code: n for n, (code, _name) in enumerate(settings.LANGUAGES)}
+    found: dict[int, list[dict]] = {}
+    for version_id, language, hashed, count in rows:
+        found.setdefault(version_id, []).append(
+            {
+                "language": language,
+                "name": language_name(language),
+                "is_original": language == letter.original_language,
+                "hash": hashed,
+                "count": count,
+            }
+        )
+    for texts_of_version in found.values():
+        texts_of_version.sort(
+            key=lambda r: (
+                not r["is_original"],
+                order.get(r["language"], len(order)),
+                not r["hash"],  # texts not recorded last
+                r["hash"],
+            )
+        )
+    return found
+
+
+def translation_read(signature: Signature) -> LetterTranslation | None:
+    """The translation a signer read, found by the hash their signature holds; None when they
+    read the original (no query then)."""
+    letter = signature.letter
+    if not signature.text_hash or signature.language == letter.original_language:
+        return None
+    return (
+        LetterTranslation.objects.filter(
+            version_id=signature.version_id,
+            language=signature.language,
+            text_hash=signature.text_hash,
+        )
+        .order_by("-id")
+        .first()
+    )
 
 
 def workspace_rows(letter: Letter) -> list[dict]:

@@ -6,7 +6,7 @@ with Django.
 - signatures: people's signatures, and a pending private signer's identity kept apart
 - cosignatures: organisations' co-signatures
 - tallies: a letter's counts, per domain, per day, and the milestones passed
-- mail: the outbox, and the organisers' updates to signers
+- mail: the outbox, and the organisers' updates to signers and their translations
 - public_log: the public log's entries, Merkle nodes and signed checkpoints
 - audit: what organisers did, and the exports of signer lists
 - deliveries: a letter frozen as handed over
@@ -28,7 +28,7 @@ from .letters import (
     OrganiserInvite,
     text_hash,
 )
-from .mail import Mail, Update, UpdateDelivery
+from .mail import Mail, Update, UpdateDelivery, UpdateTranslation
 from .markdown_html import (
     MARKDOWN_ATTRIBUTES,
     MARKDOWN_LINK_REL,
@@ -73,6 +73,7 @@ __all__ = [
     "Tally",
     "Update",
     "UpdateDelivery",
+    "UpdateTranslation",
     "reading_key",
     "render_markdown",
     "text_hash",

@@ -1,5 +1,5 @@
-"""Mail: the outbox every mail goes through, and the organisers' updates to their signers with
-the record of which signer each update was queued for."""
+"""Mail: the outbox every mail goes through, and the organisers' updates to their signers, with
+their translations and the record of which signer each update was queued for."""
 
 from django.conf import settings
 from django.db import models
@@ -114,6 +114,14 @@ class Update(models.Model):
     def body_html(self) -> str:
         return render_markdown(self.body)
 
+    def text_in(self, language: str) -> "Update | UpdateTranslation":
+        """What a signer who read the letter in `language` is sent: its translation when there
+        is one, else the update as written. Reads `translations`, prefetched by the sender."""
+        for translation in self.translations.all():
+            if translation.language == language:
+                return translation
+        return self
+
     @property
     def left(self) -> int:
         """Mails not yet handed over nor refused: queued ones, and signers not reached yet."""
@@ -125,6 +133,33 @@ class Update(models.Model):
         if not self.total:
             return 100
         return min(100, (self.delivered + self.failed) * 100 // self.total)
+
+
+class UpdateTranslation(models.Model):
+    """An update's subject and message in one of the languages its letter is offered in, sent to
+    the signers who read the letter in that language (the others get the update as written)."""
+
+    update = models.ForeignKey(Update, on_delete=models.CASCADE, related_name="translations")
+    language = models.CharField(max_length=10)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["update", "language"], name="update_translation_per_language"
+            ),
+            models.CheckConstraint(
+                condition=~Q(language=""), name="update_translation_has_language"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"update {self.update_id} in {self.language}"
+
+    @property
+    def body_html(self) -> str:
+        return render_markdown(self.body)
 
 
 class UpdateDelivery(models.Model):

@@ -1,6 +1,6 @@
-"""Updates: organisers write to the signers who asked for news of the letter. An update is sent
-in batches, one task each, exactly once per signer; it can be paused and resumed, and a signer
-can unsubscribe."""
+"""Updates: organisers write to the signers who asked for news of the letter, with translations
+for the signers who read it in another language. An update is sent in batches, one task each,
+exactly once per signer; it can be paused and resumed, and a signer can unsubscribe."""
 
 import functools
 import uuid
@@ -11,7 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from petition import emails, jobs, outbox
-from petition.models import AuditEvent, Signature, Update, UpdateDelivery
+from petition.models import AuditEvent, Signature, Update, UpdateDelivery, UpdateTranslation
 
 from .audit import audit
 
@@ -37,13 +37,21 @@ def enqueue_update(update_id: int) -> None:
 
 @transaction.atomic
 def send_update(
-    *, letter_id: int, actor, subject: str, body: str, key: uuid.UUID | None = None
+    *,
+    letter_id: int,
+    actor,
+    subject: str,
+    body: str,
+    key: uuid.UUID | None = None,
+    translations: dict[str, dict] | None = None,
 ) -> tuple[Update, bool]:
     """Write an update and start sending it, in batches, once this transaction commits.
 
     `key` is the form's idempotency key: a form submitted again (a double click, a browser
     retry, the back button), even at the same instant, finds the update it made instead of
-    making a second one. Returns the update and whether it is new."""
+    making a second one. Returns the update and whether it is new. `translations`: {language:
+    {"subject", "body"}} for languages the letter is offered in (the form checks it); each
+    signer gets the one of the language they read the letter in, or the update as written."""
     if key is not None:
         existing = Update.objects.filter(letter_id=letter_id, key=key).first()
         if existing is not None:
@@ -57,6 +65,10 @@ def send_update(
                 body=body,
                 created_by=actor,
                 total=update_recipients(letter_id).count(),
+            )
+            UpdateTranslation.objects.bulk_create(
+                UpdateTranslation(update=update, language=language, **text)
+                for language, text in (translations or {}).items()
             )
     except IntegrityError:
         # The same form, submitted at the same instant, committed first.
@@ -76,7 +88,12 @@ def deliver_update_batch(*, update_id: int, batch_size: int | None = None) -> in
     """
     batch_size = batch_size or UPDATE_BATCH_SIZE
     with transaction.atomic():
-        update = Update.objects.select_for_update().select_related("letter").get(pk=update_id)
+        update = (
+            Update.objects.select_for_update()
+            .select_related("letter")
+            .prefetch_related("translations")  # each signer's language: Update.text_in
+            .get(pk=update_id)
+        )
         if update.status == Update.Status.SENT or update.paused_at is not None:
             return 0
         batch = list(

@@ -1,8 +1,11 @@
-"""The history of a letter's text: each version, how many signed it, its translations, and what
-changed from the one before, as a word diff of the rendered text or a line diff of the Markdown.
+"""The history of a letter's text: each version, how many signed it (and on which text: the
+language read and the hash the log commits to), its translations, and what changed from the one
+before, as a word diff of the rendered text or a line diff of the Markdown.
 
 Versions never change, so a version's HTML and the diff of a pair are computed once and cached
 for good."""
+
+import time
 
 from django.core.cache import cache
 from django.shortcuts import render
@@ -13,7 +16,7 @@ from lib import params
 from lib.linediff import changes as _compute_diff
 
 from .. import translations
-from ..models import LetterTranslation, LetterVersion, render_markdown
+from ..models import LetterTranslation, LetterVersion, Tally, render_markdown
 from ..worddiff import MARK
 from ..worddiff import changes as _compute_word_diff
 from .common import public_letter
@@ -21,6 +24,12 @@ from .common import public_letter
 # Rendering the largest, worst text allowed costs about 0.4 s of CPU (Markdown); a page renders
 # at most this many once, and every later reader gets them from the cache.
 VERSIONS_PER_PAGE = 3
+# The counts per text are counted from the signatures (one grouped query), so they are kept in
+# the cache with the log's size, and counted again when the log has grown: at once, unless the
+# count is slow (a letter with very many signatures), when it is counted again at most once a
+# minute however many read the page while signatures keep coming.
+SLOW_COUNT_SECONDS = 0.1
+COUNTS_STALE_SECONDS = 60
 
 
 def _diff(before: LetterVersion, after: LetterVersion) -> list[tuple[str, str]]:
@@ -68,6 +77,27 @@ def _version_html(version: LetterVersion) -> str:
     return html
 
 
+def _counts_by_text(letter, versions: list[LetterVersion]) -> dict[int, list[dict]]:
+    """translations.counts_by_text for these versions, from the cache when the log has not
+    grown since (every change to a count appends an entry), or when counting is slow and was
+    done a moment ago."""
+    ids = [version.pk for version in versions]
+    key = f"versions-counts:{letter.pk}:{','.join(map(str, ids))}"
+    size = Tally.objects.filter(letter=letter).values_list("log_size", flat=True).first() or 0
+    start = time.monotonic()
+    found = cache.get(key)
+    if found is not None and (
+        found["size"] == size
+        or (found["took"] > SLOW_COUNT_SECONDS and time.time() - found["at"] < COUNTS_STALE_SECONDS)
+    ):
+        return found["counts"]
+    counts = translations.counts_by_text(letter, ids)
+    took = time.monotonic() - start
+    entry = {"size": size, "at": time.time(), "took": took, "counts": counts}
+    cache.set(key, entry, timeout=24 * 3600)
+    return counts
+
+
 def letter_versions(request, slug: str):
     """The history of a letter's text, newest first, a few versions a page: each version, how
     many signed it, and what changed from the one before."""
@@ -87,14 +117,17 @@ def letter_versions(request, slug: str):
     for row in LetterTranslation.objects.filter(version__in=versions).order_by("-id"):
         row.language_name = translations.language_name(row.language)
         translated.setdefault(row.version_id, []).append(row)
+    shown = versions[:VERSIONS_PER_PAGE]
+    counts = _counts_by_text(letter, shown)
     history = [
         {
             "version": version,
+            "counts": counts.get(version.pk, []),
             "html": _version_html(version),
             "changes": compare(versions[n + 1], version) if n + 1 < len(versions) else None,
             "translations": translated.get(version.pk, []),
         }
-        for n, version in enumerate(versions[:VERSIONS_PER_PAGE])
+        for n, version in enumerate(shown)
     ]
     return render(
         request,

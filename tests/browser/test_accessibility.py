@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from accounts import emails as account_emails
 from accounts import services as account_services
-from petition import deliveries, delivery_documents, emails, services, tokens
+from petition import deliveries, delivery_documents, emails, services, tokens, translations
 from petition.models import Signature
 from tests.conftest import verified_signature
 from tests.test_access import all_routes
@@ -53,8 +53,15 @@ def world(make_letter, organiser):
     letter = make_letter(
         employer_domains="example.com", goal=10, accepts_organisations=True, default_level=""
     )
+    # A Spanish translation, a signer of it and an update with its Spanish text: the versions
+    # page's counts per text and the update pages' translations are walked too.
+    translations.add_translation(
+        letter_id=letter.pk, actor=organiser, language="es", title="Carta", addressee="La junta",
+        body="Les pedimos que *paren*.",
+    )  # fmt: skip
     verified_signature(letter, "ada@example.com", job_title="Engineer", show_job_title=True)
     verified_signature(letter, "bo@example.com", visibility="anonymous", wants_updates=True)
+    verified_signature(letter, "sol@example.com", language="es")
     verified_signature(letter, "cy@example.com", visibility="private")
     services.sign(letter=letter, name="Di", email="di@example.com", visibility="public")
     pending = Signature.objects.get(email="di@example.com")
@@ -68,8 +75,9 @@ def world(make_letter, organiser):
         letter_id=letter.pk, actor=organiser, email="eve@example.net", role="editor"
     )
     update, _ = services.send_update(
-        letter_id=letter.pk, actor=organiser, subject="News", body="Hi"
-    )
+        letter_id=letter.pk, actor=organiser, subject="News", body="Hi",
+        translations={"es": {"subject": "Noticias", "body": "Hola"}},
+    )  # fmt: skip
     delivery = deliveries.prepare(
         letter_id=letter.pk, actor=organiser, addressee="The Board", cover_note="",
         include_names=True, include_organisations=True, include_counts=True,

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -244,6 +245,79 @@ def test_the_versions_page_shows_each_languages_history(letter, organiser):
     assert letter.versions.get(number=1).text_hash in html
 
 
+def signed_in(letter, email: str, language: str = "", *, verify: bool = True) -> Signature:
+    Client().post(reverse("sign", args=[letter.slug]), sign_data(email=email, language=language))
+    signature = Signature.objects.get(letter=letter, email=email)
+    if verify:
+        services.verify(signature_id=signature.pk)
+    return signature
+
+
+def count_rows(html: str) -> list[tuple[str, str, str]]:
+    """The versions page's table of counts per text: (language, count, hash) per row."""
+    table = html[html.index('<table class="version-counts">') :]
+    table = table[: table.index("</table>")]
+    return re.findall(
+        r'<tr><td><span lang="([^"]+)">.*?</td><td>([\d,]+)</td><td>(?:<code>)?([0-9a-f]{64}|not '
+        r"recorded)",
+        table,
+    )
+
+
+def test_the_versions_page_says_how_many_signed_each_text_with_its_hash(
+    letter, organiser, django_assert_max_num_queries
+):
+    spanish = translate(letter, "es", SPANISH)
+    for n in range(2):
+        signed_in(letter, f"sol{n}@example.com", "es")
+    signed_in(letter, "ada@example.com")
+    signed_in(letter, "pending@example.com", "es", verify=False)  # not counted
+    hidden = signed_in(letter, "spam@example.com", "es")
+    services.hide_signature(letter_id=letter.pk, signature_id=hidden.pk, actor=None, reason="spam")
+    services.edit_letter(
+        letter_id=letter.pk, actor=organiser, title=letter.title, addressee="A", body="Stop, now."
+    )
+    letter.refresh_from_db()
+    signed_in(letter, "bo@example.com")
+    signed_in(letter, "old@example.com")
+    # Signed before the log recorded the text: counted, with no hash to show.
+    Signature.objects.filter(email="old@example.com").update(text_hash="")
+    url = reverse("letter_versions", args=[letter.slug])
+
+    with django_assert_max_num_queries(12) as queries:
+        html = page(Client(), url)
+
+    grouped = [q["sql"] for q in queries.captured_queries if "GROUP BY" in q["sql"]]
+    assert len(grouped) == 1, "one grouped query, whatever the versions and languages"
+    first, second = (letter.versions.get(number=n) for n in (1, 2))
+    later, earlier = html.split('id="v1-h"')
+    assert count_rows(later) == [("en-gb", "1", second.text_hash), ("en-gb", "1", "not recorded")]
+    assert count_rows(earlier) == [("en-gb", "1", first.text_hash), ("es", "2", spanish.text_hash)]
+    assert "Counted signatures on version 1, by the text their signers read" in earlier
+    # The same hashes, and the same counts, as the public log's entries of the signatures: each
+    # ref's last entry says whether it counts.
+    last = {}
+    for row in LogEntry.objects.filter(letter=letter).order_by("pk"):
+        entry = json.loads(bytes(row.data))
+        last[entry["ref"]] = entry
+    logged = Counter(
+        (e["version"], e["language"], e.get("text")) for e in last.values() if e["kind"] == "sign"
+    )
+    assert logged == Counter(
+        {(1, "en-gb", first.text_hash): 1, (1, "es", spanish.text_hash): 2,
+         (2, "en-gb", second.text_hash): 2}
+    ), "the hidden one left the count; the log holds the hash the row we blanked had"  # fmt: skip
+
+
+def test_the_counts_per_text_follow_the_next_signature_at_once(letter):
+    url = reverse("letter_versions", args=[letter.slug])
+    assert 'class="version-counts"' not in page(Client(), url), "no table before anyone signs"
+    signed_in(letter, "ada@example.com")
+    assert count_rows(page(Client(), url))[0][:2] == ("en-gb", "1")
+    signed_in(letter, "bo@example.com")
+    assert count_rows(page(Client(), url))[0][:2] == ("en-gb", "2")
+
+
 # --- The reader's language ---------------------------------------------------------------------
 
 
@@ -365,6 +439,27 @@ def test_mails_are_written_in_the_signers_language(letter):
     assert mail.subject.startswith("Bestätige deine Arbeitsadresse erneut")
     # The link keeps its path whatever the language.
     assert re.search(rf"{settings.SITE_URL}/letters/{letter.slug}/reverify/", mail.text)
+
+
+def test_a_signers_verification_and_confirmation_name_the_letter_as_they_read_it(letter, deliver):
+    translate(letter, "es", SPANISH)
+    Client().post(
+        reverse("sign", args=[letter.slug]), sign_data(email="sol@example.com", language="es")
+    )
+    Client().post(reverse("sign", args=[letter.slug]), sign_data(email="ada@example.com"))
+    for signature in Signature.objects.all():
+        services.verify(signature_id=signature.pk)
+
+    mails = {}
+    for message in deliver():
+        mails.setdefault(message.to[0], []).append(message)
+    for message in mails["sol@example.com"]:
+        assert SPANISH["title"] in message.subject and letter.title not in message.body
+        assert message.extra_headers["Content-Language"] == "es"
+    assert SPANISH["addressee"] in mails["sol@example.com"][0].body
+    for message in mails["ada@example.com"]:
+        assert letter.title in message.subject
+        assert message.extra_headers["Content-Language"] == "en-gb"
 
 
 # --- The auditor --------------------------------------------------------------------------------

@@ -11,15 +11,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.core import mail as django_mail
 from django.core.management import call_command
 from django.db import connection
 from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.utils import timezone
+from django.urls.resolvers import LocalePrefixPattern
+from django.utils import timezone, translation
 
 from lib.redaction import RedactPersonalData
-from petition import services
+from petition import services, translations
 from petition.models import Letter, Signature, Tally
 from tests.conftest import ROOT, SmtpSink, Worker, broker, link_in, wait_for
 
@@ -35,9 +37,11 @@ def markers(level: str) -> dict:
     return values
 
 
-def sign_and_verify(client, letter, level: str, ticked: set[str], deliver) -> dict:
+def sign_and_verify(
+    client, letter, level: str, ticked: set[str], deliver, language: str = ""
+) -> dict:
     values = markers(level)
-    data = {**values, "visibility": level}
+    data = {**values, "visibility": level, "language": language}
     for detail in ticked:
         data[f"show_{detail}"] = "on"
     response = client.post(reverse("sign", args=[letter.slug]), data)
@@ -78,7 +82,8 @@ def _deliver(letter: Letter) -> None:
 
 def _walk(resolver, prefix=""):
     for entry in resolver.url_patterns:
-        route = str(entry.pattern)
+        # The language prefix (es/, ar/...) is left out: reverse() puts it back.
+        route = "" if isinstance(entry.pattern, LocalePrefixPattern) else str(entry.pattern)
         if isinstance(entry, URLResolver):
             yield from _walk(entry, prefix + route)
         elif isinstance(entry, URLPattern):
@@ -125,17 +130,35 @@ def public_urls(letter: Letter) -> list[str]:
     return urls
 
 
+def in_language(letter: Letter, language: str) -> str:
+    """The language a signer reads the letter in: a translation's, added for it, or the
+    original's (blank)."""
+    if language == letter.original_language:
+        return ""
+    translations.add_translation(
+        letter_id=letter.pk, actor=None, language=language, title=f"{letter.title} ({language})",
+        addressee=letter.addressee, body=f"{letter.body} ({language})",
+    )  # fmt: skip
+    return language
+
+
+# Every page in every language the site ships: the letter translated into it, signed in it, and
+# each URL read with its language prefix and the browser asking for it.
+@pytest.mark.parametrize("language", [code for code, _name in django_settings.LANGUAGES])
 @pytest.mark.parametrize("level", ["public", "anonymous", "private"])
 def test_no_hidden_detail_reaches_any_public_url_or_log(
-    client, make_letter, deliver, level, caplog, settings
+    client, make_letter, deliver, level, language, caplog, settings
 ):
     settings.SIGNERS_PER_PAGE = 1  # so page 2 of the signers list really exists
     letter = make_letter(employer_domains="example.com")
+    read_in = in_language(letter, language)
     caplog.set_level(logging.DEBUG)
     ticked = {"job_title", "city"}
-    values = sign_and_verify(client, letter, level, ticked, deliver)
+    values = sign_and_verify(client, letter, level, ticked, deliver, read_in)
     # A second, public signer pushes ours onto page 2.
-    sign_and_verify(client, letter, "public", set(), deliver) if level != "public" else None
+    sign_and_verify(
+        client, letter, "public", set(), deliver, read_in
+    ) if level != "public" else None
     from petition import tlog
 
     tlog.checkpoint(letter_id=letter.pk)
@@ -148,10 +171,15 @@ def test_no_hidden_detail_reaches_any_public_url_or_log(
         hidden |= {"job_title", "city"}  # private entries appear only in the counts
     shown = set(FIELDS) - hidden
 
-    visitor = client.__class__()  # a reader with no session
+    visitor = client.__class__(HTTP_ACCEPT_LANGUAGE=language)  # a reader with no session
     seen = []
-    for url in public_urls(letter):
-        response = visitor.get(url)
+    with translation.override(language):  # the pages' requests activate it in this thread too
+        responses = [(url, visitor.get(url)) for url in public_urls(letter)]
+        letter_url = reverse("letter", args=[letter.slug])
+    letter_page = dict(responses)[letter_url].content.decode()
+    assert f'<html lang="{language}"' in letter_page, "the pages are read in the language"
+    assert not read_in or f"({language})</h1>" in letter_page, "and so is the letter"
+    for url, response in responses:
         assert response.status_code < 500, url
         content = b"".join(response.streaming_content) if response.streaming else response.content
         body = content.decode(errors="replace")

@@ -332,3 +332,109 @@ def test_a_viewer_cannot_pause_an_update(client, audience, organiser, django_use
     assert response.status_code == 403
     update.refresh_from_db()
     assert update.paused_at is None
+
+
+# --- translations: each signer gets the update in the language they read the letter in --------
+
+SPANISH_UPDATE = {"subject_es": "Noticias de la campaña", "body_es": "*Ganamos*."}
+
+
+@pytest.fixture
+def multilingual(letter):
+    """A letter offered in Spanish and German, with a signer who read it in each language and
+    one who read the English original."""
+    from petition import translations
+
+    for language, title in (("es", "Carta número uno"), ("de", "Brief Nummer eins")):
+        translations.add_translation(
+            letter_id=letter.pk, actor=None, language=language, title=title,
+            addressee="—", body=f"{title}.",
+        )  # fmt: skip
+    signed(letter, "sol@example.com", language="es")
+    signed(letter, "greta@example.com", language="de")
+    signed(letter, "ada@example.com")
+    Mail.objects.all().delete()
+    return letter
+
+
+def test_each_signer_gets_the_update_in_their_language_or_else_the_original(
+    client, multilingual, organiser, deliver, django_capture_on_commit_callbacks
+):
+    client.force_login(organiser)
+    url = reverse("organiser:updates", args=[multilingual.slug])
+    data = {**_form(client, multilingual), **SPANISH_UPDATE}
+    confirm = client.post(url, {**data, "send": "1"}).content.decode()
+    assert "Noticias de la campaña" in confirm and "<em>Ganamos</em>" in confirm
+    assert '<input type="hidden" name="body_es" value="*Ganamos*."' in confirm, "kept to confirm"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {**data, "confirm": "1"})
+
+    assert response.status_code == 302
+    mails = {m.to[0]: m for m in deliver() if m.to[0] != organiser.email}
+    assert set(mails) == {"sol@example.com", "greta@example.com", "ada@example.com"}
+    spanish = mails["sol@example.com"]
+    assert spanish.subject == "Noticias de la campaña"
+    assert "*Ganamos*." in spanish.body and "<em>Ganamos</em>" in spanish.alternatives[0][0]
+    # No German translation of the update: the German signer gets it as written, as does the
+    # signer of the English original.
+    for address in ("greta@example.com", "ada@example.com"):
+        assert mails[address].subject == "News from the campaign"
+        assert "We *won*." in mails[address].body and "Ganamos" not in mails[address].body
+    # The organisers see what was sent in each language.
+    detail = client.get(response["Location"]).content.decode()
+    assert 'lang="es"' in detail and "Noticias de la campaña" in detail
+
+
+def test_the_form_offers_the_letters_languages_only(client, multilingual, organiser):
+    client.force_login(organiser)
+    page = client.get(reverse("organiser:updates", args=[multilingual.slug])).content.decode()
+    assert 'name="subject_es"' in page and 'name="body_de"' in page
+    assert 'name="subject_fr"' not in page and 'name="subject_en-gb"' not in page
+    assert "Translations (optional)" in page
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        (
+            {"subject_fr": "Nouvelles", "body_fr": "Gagné."},
+            "The letter is not offered in Français",
+        ),
+        (
+            {"subject_en-gb": "News", "body_en-gb": "Won."},
+            "English is the letter&#x27;s original language",
+        ),
+        ({"subject_xx": "?", "body_xx": "?"}, "The letter is not offered in xx"),
+        ({"subject_es": "Noticias"}, "Give both the subject and the message in Español"),
+    ],
+)
+def test_a_translation_the_letter_cannot_send_is_refused_with_a_form_error(
+    client, multilingual, organiser, fields, error
+):
+    client.force_login(organiser)
+    url = reverse("organiser:updates", args=[multilingual.slug])
+    data = {**_form(client, multilingual), **fields}
+    for step in ("send", "confirm"):
+        response = client.post(url, {**data, step: "1"})
+        assert response.status_code == 400
+        assert error in response.content.decode()
+    assert not Update.objects.exists()
+
+
+def test_a_form_submitted_twice_keeps_its_translations_once(
+    client, multilingual, organiser, deliver, django_capture_on_commit_callbacks
+):
+    client.force_login(organiser)
+    url = reverse("organiser:updates", args=[multilingual.slug])
+    data = {**_form(client, multilingual), **SPANISH_UPDATE, "confirm": "1"}
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(url, data)
+    update = Update.objects.get()
+    assert [(t.language, t.subject) for t in update.translations.all()] == [
+        ("es", "Noticias de la campaña")
+    ]
+    assert Counter(m.to[0] for m in deliver()) == Counter(
+        {"sol@example.com": 1, "greta@example.com": 1, "ada@example.com": 1}
+    )

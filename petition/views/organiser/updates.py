@@ -1,5 +1,6 @@
-"""Updates to a letter's signers: writing one, previewing it, confirming how many it will mail,
-and following, pausing or resuming its sending."""
+"""Updates to a letter's signers: writing one (with translations for the signers who read the
+letter in another language), previewing it, confirming how many it will mail, and following,
+pausing or resuming its sending."""
 
 import uuid
 
@@ -11,8 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_http_methods
 
-from ... import services
-from ...forms.organiser import UpdateForm
+from ... import services, translations
+from ...forms.update_translations import TranslatedUpdateForm
 from ...models import Mail, Update, render_markdown
 from ..common import ALL_ROLES, EDITORS, letter_for_organiser, may_edit, post_only
 
@@ -23,7 +24,11 @@ def updates(request, slug: str):
     """Write an update, preview it, then confirm the number of signers it will mail."""
     letter = letter_for_organiser(request, slug)
     may_send = may_edit(letter)
-    form = UpdateForm(request.POST or None, initial={"key": uuid.uuid4()}) if may_send else None
+    form = None
+    if may_send:
+        form = TranslatedUpdateForm(
+            request.POST or None, initial={"key": uuid.uuid4()}, letter=letter
+        )
     preview = None
     confirming = False
     status = 200
@@ -36,7 +41,7 @@ def updates(request, slug: str):
             preview = render_markdown(form.cleaned_data["body"])
         elif "confirm" in request.POST:
             update, created = services.send_update(
-                letter_id=letter.pk, actor=request.user, **form.cleaned_data
+                letter_id=letter.pk, actor=request.user, **form.update_fields()
             )
             if created:
                 messages.success(
@@ -58,6 +63,7 @@ def updates(request, slug: str):
         "may_send": may_send,
         "form": form,
         "preview": preview,
+        "update_translations": _translated_previews(form) if preview is not None else [],
         "confirming": confirming,
         "recipients": services.update_recipients(letter.pk).count() if may_send else None,
         "updates": letter.updates.select_related("created_by").order_by("-created_at"),
@@ -68,16 +74,46 @@ def updates(request, slug: str):
     return render(request, "petition/organiser/updates.html", context, status=status)
 
 
+def _translated_previews(form: TranslatedUpdateForm) -> list[dict]:
+    """Each translation given, as its signers will read it."""
+    return [
+        {
+            "code": code,
+            "name": translations.language_name(code),
+            "subject": text["subject"],
+            "html": render_markdown(text["body"]),
+        }
+        for code, text in form.cleaned_data["translations"].items()
+    ]
+
+
 def _update_for_organiser(request, slug: str, pk: int, *, roles=ALL_ROLES) -> tuple:
     letter = letter_for_organiser(request, slug, roles=roles)
-    update = get_object_or_404(Update.objects.select_related("created_by"), letter=letter, pk=pk)
+    update = get_object_or_404(
+        Update.objects.select_related("created_by").prefetch_related("translations"),
+        letter=letter,
+        pk=pk,
+    )
     return letter, update
 
 
 @login_required
 def update_detail(request, slug: str, pk: int):
     letter, update = _update_for_organiser(request, slug, pk)
-    context = {"letter": letter, "update": update, "may_send": may_edit(letter)}
+    context = {
+        "letter": letter,
+        "update": update,
+        "may_send": may_edit(letter),
+        "update_translations": [
+            {
+                "code": t.language,
+                "name": translations.language_name(t.language),
+                "subject": t.subject,
+                "html": t.body_html,
+            }
+            for t in update.translations.all()
+        ],
+    }
     return render(request, "petition/organiser/update.html", context)
 
 
