@@ -6,7 +6,7 @@ import time
 
 from lib import merkle
 from petition import tlog
-from petition.models import LogEntry, LogNode, Tally
+from petition.models import LogNode, PublicLogEntry, Tally
 
 
 def seed_log(conn, *, letter_id: int, slug: str, count: int, version: int | None) -> dict:
@@ -17,7 +17,7 @@ def seed_log(conn, *, letter_id: int, slug: str, count: int, version: int | None
     leaves = []
     with conn.cursor() as cursor:
         with cursor.copy(
-            f"COPY {LogEntry._meta.db_table} (letter_id, index, data, ref) FROM STDIN"
+            f"COPY {PublicLogEntry._meta.db_table} (letter_id, index, data, ref) FROM STDIN"
         ) as copy:
             for index in range(count):
                 ref = hashlib.sha256(f"bench-{slug}-{index}".encode()).hexdigest()

@@ -27,7 +27,7 @@ from django.utils import timezone
 from lib import merkle, signed_note
 
 from . import jobs
-from .models import Checkpoint, Letter, LogEntry, LogNode, Tally
+from .models import Checkpoint, Letter, LogNode, PublicLogEntry, Tally
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ def append(
         [value for level, ix, h in nodes for value in (letter.pk, level, ix, h)],
     )
     insert_entry = (
-        f'INSERT INTO {LogEntry._meta.db_table} (letter_id, "index", data, ref) '  # noqa: S608
+        f'INSERT INTO {PublicLogEntry._meta.db_table} (letter_id, "index", data, ref) '  # noqa: S608
         "VALUES (%s, %s, %s, %s)",
         [letter.pk, index, data, ref],
     )
@@ -323,7 +323,7 @@ def consistency_proof(letter: Letter, old: int, new: int) -> list[bytes]:
 
 
 def entries(letter_id: int, start: int, end: int) -> list[tuple[int, bytes]]:
-    rows = LogEntry.objects.filter(letter_id=letter_id, index__gte=start, index__lt=end)
+    rows = PublicLogEntry.objects.filter(letter_id=letter_id, index__gte=start, index__lt=end)
     return [(row.index, bytes(row.data)) for row in rows.order_by("index").only("index", "data")]
 
 
@@ -425,7 +425,7 @@ def receipt_for_signature(letter: Letter, *, public_id, salts: Sequence[dict]) -
         if item.get("salt")
     ]
     first = dict(
-        LogEntry.objects.filter(letter=letter, ref__in=[ref for _salt, ref in known])
+        PublicLogEntry.objects.filter(letter=letter, ref__in=[ref for _salt, ref in known])
         .values("ref")
         .annotate(first=Min("index"))
         .values_list("ref", "first")
@@ -448,7 +448,7 @@ def receipt_for_signature(letter: Letter, *, public_id, salts: Sequence[dict]) -
 
 def status_of(letter: Letter, ref: str, index: int) -> dict:
     """What became of a signed entry since: its later entries (withdraw, hide, restore...)."""
-    later = LogEntry.objects.filter(letter=letter, ref=ref, index__gt=index).order_by("index")
+    later = PublicLogEntry.objects.filter(letter=letter, ref=ref, index__gt=index).order_by("index")
     events = [json.loads(bytes(row.data)) for row in later.only("data")]
     counted = True
     for event in events:

@@ -36,7 +36,7 @@ from .markdown_html import (
     MARKDOWN_URL_SCHEMES,
     render_markdown,
 )
-from .public_log import Checkpoint, LogEntry, LogNode
+from .public_log import Checkpoint, LogNode, PublicLogEntry
 from .signatures import PendingIdentity, Signature, SignatureQuerySet
 from .tallies import DailyTally, DomainTally, Milestone, Tally
 
@@ -61,7 +61,7 @@ __all__ = [
     "LetterTranslation",
     "LetterVersion",
     "Level",
-    "LogEntry",
+    "PublicLogEntry",
     "LogNode",
     "Mail",
     "Milestone",

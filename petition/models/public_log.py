@@ -7,7 +7,7 @@ from django.utils import timezone
 from .letters import Letter
 
 
-class LogEntry(models.Model):
+class PublicLogEntry(models.Model):
     """One change to what a letter counts, as canonical JSON with no identity in it.
 
     `index` is the entry's sequence number in its letter's log: allocated under the Tally row
@@ -21,6 +21,8 @@ class LogEntry(models.Model):
     ref = models.CharField(max_length=64)
 
     class Meta:
+        # The table keeps the name it was created with (the class was called LogEntry then).
+        db_table = "petition_logentry"
         constraints = [
             models.UniqueConstraint(fields=["letter", "index"], name="log_entry_unique"),
         ]

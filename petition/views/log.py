@@ -113,7 +113,7 @@ def entries(request, slug: str):
 # named before the size is known: from the parameters checked against the largest size there
 # could be. Then they are checked against the log's real size, with the messages a client
 # sees; a request that fails either check fetched no nodes or is refused before using them.
-LARGEST = 2**63 - 1  # PostgreSQL's bigint, the type of LogEntry.index
+LARGEST = 2**63 - 1  # PostgreSQL's bigint, the type of PublicLogEntry.index
 
 
 def _inclusion_parameters(request, current: int) -> tuple[int, int]:

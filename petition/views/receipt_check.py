@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 from lib import merkle, params, signed_note
 
 from .. import tlog
-from ..models import Letter, LogEntry
+from ..models import Letter, PublicLogEntry
 from .common import public_letter
 
 # A receipt holds one entry per level its signature has had: a handful at most.
@@ -60,7 +60,7 @@ def _prove_included(letter: Letter, entries: list[tuple[int, str]]) -> int:
     returns the checkpoint's size. Raises BadReceipt."""
     found = {
         row.index: row
-        for row in LogEntry.objects.filter(letter=letter, index__in=[i for i, _ in entries])
+        for row in PublicLogEntry.objects.filter(letter=letter, index__in=[i for i, _ in entries])
     }
     for index, ref in entries:
         row = found.get(index)

@@ -19,7 +19,7 @@ from django.utils import translation
 
 from petition import emails, services, translations
 from petition.management.commands.auditlog import Command as AuditCommand
-from petition.models import LetterTranslation, LogEntry, Mail, Signature, Tally
+from petition.models import LetterTranslation, Mail, PublicLogEntry, Signature, Tally
 from tests.conftest import sign_data
 
 pytestmark = pytest.mark.django_db
@@ -104,7 +104,7 @@ def test_the_log_entry_commits_to_the_exact_german_text(letter):
 
     services.verify(signature_id=signature.pk)
 
-    entry = json.loads(bytes(LogEntry.objects.get(letter=letter).data))
+    entry = json.loads(bytes(PublicLogEntry.objects.get(letter=letter).data))
     assert entry["kind"] == "sign" and entry["version"] == 1
     assert entry["language"] == "de"
     assert entry["text"] == canonical_hash(GERMAN["title"], GERMAN["body"])
@@ -115,7 +115,7 @@ def test_a_signature_on_the_original_commits_to_the_original_text(letter):
     Client().post(reverse("sign", args=[letter.slug]), sign_data(email="ada@example.com"))
     services.verify(signature_id=Signature.objects.get(letter=letter).pk)
 
-    entry = json.loads(bytes(LogEntry.objects.get(letter=letter).data))
+    entry = json.loads(bytes(PublicLogEntry.objects.get(letter=letter).data))
     assert entry["language"] == "en-gb"
     assert entry["text"] == canonical_hash(letter.title, letter.body)
 
@@ -145,7 +145,7 @@ def test_a_signed_in_signer_records_the_language_too(letter, django_user_model):
 
     signature = Signature.objects.get(letter=letter)
     assert signature.status == "verified" and signature.language == "es"
-    entry = json.loads(bytes(LogEntry.objects.get(letter=letter).data))
+    entry = json.loads(bytes(PublicLogEntry.objects.get(letter=letter).data))
     assert entry["text"] == canonical_hash(SPANISH["title"], SPANISH["body"])
 
 
@@ -297,7 +297,7 @@ def test_the_versions_page_says_how_many_signed_each_text_with_its_hash(
     # The same hashes, and the same counts, as the public log's entries of the signatures: each
     # ref's last entry says whether it counts.
     last = {}
-    for row in LogEntry.objects.filter(letter=letter).order_by("pk"):
+    for row in PublicLogEntry.objects.filter(letter=letter).order_by("pk"):
         entry = json.loads(bytes(row.data))
         last[entry["ref"]] = entry
     logged = Counter(

@@ -21,8 +21,8 @@ from petition.models import (
     DomainTally,
     Letter,
     LetterVersion,
-    LogEntry,
     LogNode,
+    PublicLogEntry,
     Signature,
     Tally,
 )
@@ -42,7 +42,7 @@ def make_pending(letter, n: int, level: str = "public", domain: str = "example.n
 
 
 def all_entries(letter) -> list[bytes]:
-    return [bytes(e.data) for e in LogEntry.objects.filter(letter=letter).order_by("index")]
+    return [bytes(e.data) for e in PublicLogEntry.objects.filter(letter=letter).order_by("index")]
 
 
 def test_verification_appends_a_sign_entry_with_no_identity(letter):
@@ -95,7 +95,7 @@ def test_a_level_change_starts_a_new_ref_and_a_withdrawal_repeats_the_current_on
 def test_pending_withdrawal_appends_nothing(letter):
     [pk] = make_pending(letter, 1)
     services.withdraw(signature_id=pk)
-    assert not LogEntry.objects.exists()
+    assert not PublicLogEntry.objects.exists()
 
 
 def test_stored_nodes_give_the_same_root_as_a_plain_recomputation(letter):
@@ -351,7 +351,9 @@ def test_two_hundred_concurrent_verifications_make_a_gapless_log(letter):
         thread.join(120)
     assert not errors
     indexes = list(
-        LogEntry.objects.filter(letter=letter).order_by("index").values_list("index", flat=True)
+        PublicLogEntry.objects.filter(letter=letter)
+        .order_by("index")
+        .values_list("index", flat=True)
     )
     assert indexes == list(range(200))
     entries = all_entries(letter)
@@ -482,7 +484,7 @@ def _fails(live_server, letter, tmp_path, expected: str):
 
 
 def test_auditor_catches_an_edited_entry(audited, letter, live_server, tmp_path):
-    entry = LogEntry.objects.get(letter=letter, index=2)
+    entry = PublicLogEntry.objects.get(letter=letter, index=2)
     edited = bytes(entry.data).replace(b'"public"', b'"private"')
     assert edited != bytes(entry.data)
     entry.data = edited
@@ -491,13 +493,13 @@ def test_auditor_catches_an_edited_entry(audited, letter, live_server, tmp_path)
 
 
 def test_auditor_catches_a_deleted_entry(audited, letter, live_server, tmp_path):
-    LogEntry.objects.filter(letter=letter, index=3).delete()
+    PublicLogEntry.objects.filter(letter=letter, index=3).delete()
     _fails(live_server, letter, tmp_path, "index")
 
 
 def test_auditor_catches_reordered_entries(audited, letter, live_server, tmp_path):
-    a = LogEntry.objects.get(letter=letter, index=2)
-    b = LogEntry.objects.get(letter=letter, index=3)
+    a = PublicLogEntry.objects.get(letter=letter, index=2)
+    b = PublicLogEntry.objects.get(letter=letter, index=3)
     a.data, b.data = bytes(b.data), bytes(a.data)
     a.save(), b.save()
     _fails(live_server, letter, tmp_path, "root mismatch")
@@ -505,7 +507,7 @@ def test_auditor_catches_reordered_entries(audited, letter, live_server, tmp_pat
 
 def test_auditor_catches_a_checkpoint_that_shrinks(audited, letter, live_server, tmp_path):
     audit(live_server, letter, tmp_path)  # remembers the checkpoint of 12
-    LogEntry.objects.filter(letter=letter, index__gte=7).delete()
+    PublicLogEntry.objects.filter(letter=letter, index__gte=7).delete()
     LogNode.objects.filter(letter=letter).delete()
     Checkpoint.objects.filter(letter=letter).delete()
     Tally.objects.filter(letter=letter).update(log_size=7)

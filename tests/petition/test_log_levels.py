@@ -9,7 +9,7 @@ from django.urls import reverse
 from petition import services, tlog, tokens
 from petition.management.commands.auditlog import AuditFailure
 from petition.management.commands.auditlog import Command as Auditor
-from petition.models import LogEntry, Signature, Tally
+from petition.models import PublicLogEntry, Signature, Tally
 from tests.conftest import verified_signature
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def public_log(letter) -> list[dict]:
     """What anyone can read: every entry, decoded."""
-    rows = LogEntry.objects.filter(letter=letter).order_by("index")
+    rows = PublicLogEntry.objects.filter(letter=letter).order_by("index")
     return [json.loads(bytes(row.data)) for row in rows]
 
 
@@ -71,7 +71,7 @@ def test_the_log_replays_to_the_tally_across_level_changes(letter, crowd):
     alice, _known = crowd
     services.change_level(signature_id=alice.pk, visibility="anonymous")
     services.change_level(signature_id=alice.pk, visibility="private")
-    raw = [bytes(e.data) for e in LogEntry.objects.filter(letter=letter).order_by("index")]
+    raw = [bytes(e.data) for e in PublicLogEntry.objects.filter(letter=letter).order_by("index")]
     counts = Auditor()._replay(raw, letter.slug)
     tally = Tally.objects.get(letter=letter)
     assert (
@@ -101,7 +101,7 @@ def test_a_level_changed_while_hidden_is_not_linked_on_restore(letter, crowd):
             assert entry["level"] == "public" and entry["kind"] in ("withdraw", "restore")
     [new] = [e for e in after if not links(e, known)]
     assert new["kind"] == "sign" and new["level"] == "private"
-    raw = [bytes(e.data) for e in LogEntry.objects.filter(letter=letter).order_by("index")]
+    raw = [bytes(e.data) for e in PublicLogEntry.objects.filter(letter=letter).order_by("index")]
     counts = Auditor()._replay(raw, letter.slug)
     assert counts["private"] == Tally.objects.get(letter=letter).private == 1
 
@@ -150,7 +150,7 @@ def test_a_receipt_whose_history_is_not_its_own_is_refused(client, letter, crowd
 
 def test_the_auditor_refuses_an_undo_that_shows_another_level_than_its_sign(letter, crowd):
     alice, known = crowd
-    raw = [bytes(e.data) for e in LogEntry.objects.filter(letter=letter).order_by("index")]
+    raw = [bytes(e.data) for e in PublicLogEntry.objects.filter(letter=letter).order_by("index")]
     leak = {**known, "kind": "withdraw", "level": "private", "seq": len(raw)}
     with pytest.raises(AuditFailure, match="must keep its level"):
         Auditor()._replay([*raw, tlog.encode(leak)], letter.slug)

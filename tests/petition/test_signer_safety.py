@@ -17,7 +17,7 @@ from django.utils import timezone
 from lib import addresses
 from petition import emails, services, tokens
 from petition.management.commands.auditlog import Command as AuditCommand
-from petition.models import DomainTally, Letter, LogEntry, Mail, Signature, Tally
+from petition.models import DomainTally, Letter, Mail, PublicLogEntry, Signature, Tally
 from tests.conftest import link_in, sign_data
 
 pytestmark = pytest.mark.django_db
@@ -294,7 +294,9 @@ def employee(client, letter, deliver):
 
 
 def replayed(letter: Letter) -> dict:
-    entries = [bytes(e.data) for e in LogEntry.objects.filter(letter=letter).order_by("index")]
+    entries = [
+        bytes(e.data) for e in PublicLogEntry.objects.filter(letter=letter).order_by("index")
+    ]
     return AuditCommand()._replay(entries, letter.slug)
 
 
