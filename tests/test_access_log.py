@@ -149,6 +149,12 @@ def test_tokens_in_mailed_links_stay_out_of_the_access_log(gunicorn, letter):
         )
         with contextlib.suppress(urllib.error.HTTPError):
             urllib.request.urlopen(request, timeout=10).read()
+
+    # gunicorn writes a request's line after answering it: wait for all three.
+    def logged() -> int:
+        return sum('"GET / ' not in line for line in log.read_text().splitlines())
+
+    wait_for(lambda: logged() >= len(links), 10, 0.1, "a log line for each link")
     text = log.read_text()
     assert f"GET /letters/{letter.slug}/confirm/[token]/ HTTP/1.1" in text, text
     assert f"/letters/{letter.slug}/my-signature/[token]/" in text, text
